@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["Cmd", "Frame", "POSITIONAL_COMMANDS", "is_positional"]
+__all__ = ["POSITIONAL_COMMANDS", "Cmd", "Frame", "is_positional"]
 
 
 class Cmd(IntEnum):

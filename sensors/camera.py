@@ -28,14 +28,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from skyscan.errors import InputError
 
 __all__ = ["Band", "Camera", "Orientation", "SurveyGeometry"]
 
 
-class Orientation(str, Enum):
+def _is_number(value: object) -> bool:
+    """A finite int or float (booleans are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Orientation(StrEnum):
     """How the sensor sits relative to the direction of flight."""
 
     LANDSCAPE = "landscape"  # long side across track
@@ -95,14 +100,15 @@ class Camera:
     def __post_init__(self) -> None:
         for name in ("sensor_width_mm", "sensor_height_mm", "focal_length_mm", "shutter_s"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            if not (_is_number(value) and value > 0):
                 raise InputError(f"camera {self.id!r}: {name} must be a positive number, got {value!r}")
         for name in ("image_width_px", "image_height_px"):
             value = getattr(self, name)
-            if not (isinstance(value, int) and value > 0):
+            if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
                 raise InputError(f"camera {self.id!r}: {name} must be a positive integer, got {value!r}")
-        if self.min_trigger_interval_s < 0:
-            raise InputError(f"camera {self.id!r}: min_trigger_interval_s must be >= 0")
+        t = self.min_trigger_interval_s
+        if not (_is_number(t) and t >= 0):
+            raise InputError(f"camera {self.id!r}: min_trigger_interval_s must be a number >= 0, got {t!r}")
 
     # -- intrinsic geometry -------------------------------------------------------------------
     @property
@@ -207,9 +213,10 @@ class Camera:
 
         Two caps: the camera must be ready for the next shot (``trigger_distance / min interval``),
         and the image must move by no more than ``blur_fraction`` of a pixel during the exposure
-        (``speed * shutter <= blur_fraction * GSD``; Mission Planner uses one half).
+        (``speed * shutter <= blur_fraction * GSD along track``, the direction of motion; Mission
+        Planner uses one half).
         """
-        caps = [blur_fraction * min(geometry.gsd_across_m, geometry.gsd_along_m) / self.shutter_s]
+        caps = [blur_fraction * geometry.gsd_along_m / self.shutter_s]
         if self.min_trigger_interval_s > 0:
             caps.append(geometry.trigger_distance_m / self.min_trigger_interval_s)
         return min(caps)

@@ -26,9 +26,9 @@ def _key(text: str) -> str:
 def camera_from_row(row: dict) -> Camera:
     """Build a :class:`Camera` from one catalogue row (a JSON object)."""
     row = dict(row)
-    bands = tuple(Band(**b) for b in row.pop("bands", ()))
-    aliases = tuple(row.pop("aliases", ()))
     try:
+        bands = tuple(Band(**b) for b in row.pop("bands", ()))
+        aliases = tuple(row.pop("aliases", ()))
         return Camera(bands=bands, aliases=aliases, **row)
     except TypeError as exc:  # unknown or missing field
         raise InputError(f"camera row {row.get('id', '?')!r}: {exc}") from None
@@ -64,5 +64,5 @@ def get_camera(name: str) -> Camera:
     close = difflib.get_close_matches(wanted, list(index), n=3, cutoff=0.5)
     close += [k for k in index if wanted and wanted in k and k not in close]
     names = list(dict.fromkeys(f"{index[k].id} ({index[k].name})" for k in close))[:4]
-    hint = f"; did you mean {', '.join(names)}?" if names else ""
+    hint = f"; did you mean {', '.join(names)}?" if names else "."
     raise InputError(f"unknown camera {name!r}{hint} Run 'skyscan cameras' to list the catalogue.")

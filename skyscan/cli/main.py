@@ -1,0 +1,59 @@
+"""Entry point of the ``skyscan`` command: the command tree and the one place that decides exit codes.
+
+A :class:`~skyscan.errors.SkyscanError` (bad input, a refused plan, a failed link) becomes one line
+on stderr and exit status 2; Ctrl-C exits 130; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import IntEnum
+
+import click
+import typer
+from rich.console import Console
+
+from skyscan.cli import cameras, demo, plan
+from skyscan.errors import SkyscanError
+
+__all__ = ["ExitStatus", "app", "main"]
+
+
+class ExitStatus(IntEnum):
+    """Every exit code the CLI uses."""
+
+    OK = 0
+    FAILED = 1  # the command ran but its check failed (e.g. coverage below --require)
+    INPUT_ERROR = 2  # bad input or usage, refused plan (also typer's usage errors)
+    INTERRUPTED = 130
+
+
+app = typer.Typer(
+    name="skyscan",
+    help="Plan, fly, simulate and map drone inspection surveys.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(plan.app, name="plan")
+app.command("cameras")(cameras.list_cameras)
+app.command("demo")(demo.run_demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default: the process arguments); return the exit status."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        result = app(args=argv, prog_name="skyscan", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        return int(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        return ExitStatus.INTERRUPTED
+    except SkyscanError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        return ExitStatus.INPUT_ERROR
+    return int(result) if isinstance(result, int) else ExitStatus.OK
