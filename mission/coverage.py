@@ -16,6 +16,7 @@ The steps, all in a local metric frame:
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -222,7 +223,7 @@ def order_cells(entries: np.ndarray, exits: np.ndarray, router: Router, start=No
     def evaluate(order: list[int]) -> tuple[float, list[int]]:
         acc = first[order[0]].copy()
         back = []
-        for a, b in zip(order[:-1], order[1:], strict=True):
+        for a, b in itertools.pairwise(order):
             tot = acc[:, None] + cost[a, :, b, :]
             back.append(np.argmin(tot, axis=0))
             acc = tot.min(axis=0)
@@ -255,7 +256,7 @@ def order_cells(entries: np.ndarray, exits: np.ndarray, router: Router, start=No
             for j in range(i + 1, m):
                 candidates = [order[:i] + order[i:j + 1][::-1] + order[j + 1:]]  # 2-opt
                 moved = order[:i] + order[i + 1:]
-                candidates.append(moved[:j] + [order[i]] + moved[j:])  # relocate
+                candidates.append([*moved[:j], order[i], *moved[j:]])  # relocate
                 for cand in candidates:
                     c, st = evaluate(cand)
                     if c < best - 1e-6:
@@ -308,12 +309,11 @@ def _run_ends(runs: list[list[_Run]], frame: SweepFrame, router: Router, turnaro
     d, _ = frame._dn
     for c, cell_runs_ in enumerate(runs):
         for r, run in enumerate(cell_runs_):
-            s, ltr = run.segments[0]
+            first_ltr, last_ltr = run.segments[0][1], run.segments[-1][1]
             p = frame.to_xy(np.array(run.entry))
-            entry[c, r] = _extend(router, p, -d if ltr else d, turnaround_m)
-            s, ltr = run.segments[-1]
+            entry[c, r] = _extend(router, p, -d if first_ltr else d, turnaround_m)
             q = frame.to_xy(np.array(run.exit))
-            exit_[c, r] = _extend(router, q, d if ltr else -d, turnaround_m)
+            exit_[c, r] = _extend(router, q, d if last_ltr else -d, turnaround_m)
     return _Ends(entry, exit_)
 
 

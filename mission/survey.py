@@ -165,10 +165,7 @@ class _Planner:
         """The flight region in sweep coordinates for one bearing."""
         aoi_uv = frame.rotate(self.area.polygon)
         hu, hv = self.along_margin, self.reach_across
-        if hu > 0 or hv > 0:
-            grown = _grow_rect(aoi_uv, hu, hv)
-        else:
-            grown = aoi_uv
+        grown = _grow_rect(aoi_uv, hu, hv) if hu > 0 or hv > 0 else aoi_uv
         if not self.blocked.is_empty:
             grown = shapely.difference(grown, frame.rotate(self.blocked))
         return aoi_uv, grown
