@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
 
 from mission.area import Area
 from mission.photos import PlannedPhotos
@@ -62,7 +62,7 @@ def coverage(area: Area, photos: PlannedPhotos, camera: Camera, promised: int,
     x0, y0, x1, y1 = area.polygon.bounds
     cell = max(math.sqrt((x1 - x0) * (y1 - y0) / max_cells), 0.05)
     cols, rows = max(1, math.ceil((x1 - x0) / cell)), max(1, math.ceil((y1 - y0) / cell))
-    transform = from_origin(x0, y1, cell, cell)
+    transform = Affine(cell, 0.0, x0, 0.0, -cell, y1)
     inside = rasterize([(area.polygon, 1)], out_shape=(rows, cols), transform=transform, fill=0,
                        dtype="uint8").astype(bool)
     counts = np.zeros((rows, cols), dtype=np.uint16)

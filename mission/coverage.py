@@ -84,13 +84,11 @@ def line_offsets(v_min: float, v_max: float, spacing: float, margin: float) -> n
     return centre + (np.arange(n) - (n - 1) / 2) * spacing
 
 
-def clip_sweep_lines(region_uv, offsets: np.ndarray, merge_gap: float = 0.0, router: Router | None = None,
-                     frame: SweepFrame | None = None) -> list[Segment]:
+def clip_sweep_lines(region_uv, offsets: np.ndarray) -> list[Segment]:
     """Clip horizontal lines ``v = offsets[k]`` against ``region_uv``; segments sorted by (line, u).
 
-    Segments on one line separated by less than ``merge_gap`` are joined when the gap is clear of
-    no-fly zones (``router`` with ``frame`` to test in plan coordinates): one pass with the camera
-    on costs less than a stop and restart.
+    Segments are never joined across a gap: a gap is ground outside the allowed region (a wide
+    hole, a notch, a no-fly zone), where the camera must be off.
     """
     if region_uv.is_empty or len(offsets) == 0:
         return []
@@ -99,7 +97,8 @@ def clip_sweep_lines(region_uv, offsets: np.ndarray, merge_gap: float = 0.0, rou
     ends = np.empty((n, 2, 2))
     ends[:, 0, 0], ends[:, 1, 0] = u_min - 1.0, u_max + 1.0
     ends[:, :, 1] = offsets[:, None]
-    parts, idx = shapely.get_parts(shapely.intersection(shapely.linestrings(ends), region_uv), return_index=True)
+    clipped = shapely.intersection(shapely.linestrings(ends), region_uv)
+    parts, idx = shapely.get_parts(clipped, return_index=True)
     lines = shapely.get_type_id(parts) == 1
     parts, idx = parts[lines], idx[lines]
     if parts.size == 0:
@@ -110,18 +109,8 @@ def clip_sweep_lines(region_uv, offsets: np.ndarray, merge_gap: float = 0.0, rou
     np.minimum.at(lo, cidx, coords[:, 0])
     np.maximum.at(hi, cidx, coords[:, 0])
     order = np.lexsort((lo, idx))
-    segs: list[Segment] = []
-    for k, a, b in zip(idx[order], lo[order], hi[order], strict=True):
-        if segs and segs[-1].line == k and a - segs[-1].u1 < merge_gap:
-            prev = segs[-1]
-            gap_clear = True
-            if router is not None and frame is not None and a > prev.u1:
-                p, q = frame.to_xy(np.array([[prev.u1, prev.v], [a, prev.v]]))
-                gap_clear = router.is_clear(p, q)
-            if gap_clear:
-                prev.u1 = max(prev.u1, b)
-                continue
-        segs.append(Segment(int(k), float(offsets[k]), float(a), float(b)))
+    segs = [Segment(int(k), float(offsets[k]), float(a), float(b))
+            for k, a, b in zip(idx[order], lo[order], hi[order], strict=True)]
     return [s for s in segs if s.length > 0.01]
 
 

@@ -145,8 +145,9 @@ class _Planner:
         if spec.margin_m is not None:
             self.reach_across = min(self.reach_across, spec.margin_m)
         nofly = area.nofly
-        self.blocked = (shapely.buffer(nofly, spec.nofly_clearance_m, quad_segs=4)
-                        if not nofly.is_empty else MultiPolygon())
+        # Grow the radius so the polygonal buffer circumscribes the true clearance circle.
+        grow = spec.nofly_clearance_m / math.cos(math.pi / 16)
+        self.blocked = shapely.buffer(nofly, grow, quad_segs=4) if not nofly.is_empty else MultiPolygon()
         self.router = Router(self.blocked if not self.blocked.is_empty else None)
         self.home_xy = None
         if spec.home is not None:
@@ -175,8 +176,7 @@ class _Planner:
         aoi_uv, region = self.region(frame)
         _, v0, _, v1 = aoi_uv.bounds
         offsets = line_offsets(v0, v1, self.geom.line_spacing_m, self.across_margin)
-        segs = clip_sweep_lines(region, offsets, merge_gap=self.geom.footprint_along_m,
-                                router=self.router, frame=frame)
+        segs = clip_sweep_lines(region, offsets)
         return frame, segs
 
     def quick_cost(self, bearing: float) -> float:
