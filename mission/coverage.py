@@ -256,20 +256,15 @@ def order_cells(entries: np.ndarray, exits: np.ndarray, router: Router, start=No
 
 
 def _extend(router: Router, p: np.ndarray, direction: np.ndarray, distance: float) -> np.ndarray:
-    """``p`` moved ``distance`` along ``direction``, shortened to stay out of no-fly zones."""
+    """``p`` moved ``distance`` along ``direction``, shortened to stop 0.5 m short of a no-fly zone."""
     if distance <= 0:
         return p
     q = p + direction * distance
-    if router.is_clear(p, q):
+    if router.obstacles is None or router.is_clear(p, q):
         return q
-    lo, hi = 0.0, distance
-    for _ in range(20):  # bisection: the longest clear extension
-        mid = 0.5 * (lo + hi)
-        if router.is_clear(p, p + direction * mid):
-            lo = mid
-        else:
-            hi = mid
-    return p + direction * lo
+    hit = shapely.get_coordinates(shapely.intersection(shapely.LineString([p, q]), router.obstacles))
+    reach = float(np.min((hit - p) @ direction)) if len(hit) else distance
+    return p + direction * max(0.0, reach - 0.5)
 
 
 @dataclass

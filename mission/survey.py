@@ -41,7 +41,7 @@ from mission.routing import Router
 from sensors.camera import Camera, Orientation, SurveyGeometry
 from skyscan.errors import InputError, PlanCheckError
 
-__all__ = ["SurveySpec", "plan_survey", "promised_count"]
+__all__ = ["SurveySpec", "flight_region", "plan_survey", "promised_count"]
 
 ENTRY_CORNERS = ("auto", "nw", "ne", "sw", "se")
 
@@ -180,15 +180,22 @@ class _Planner:
         return frame, segs
 
     def quick_cost(self, bearing: float) -> float:
-        """A cheap flight-time estimate used to shortlist bearings."""
-        _, segs = self.segments(bearing)
+        """Flight time of a plain lawnmower over the segments (no cell ordering, no routing).
+
+        Exact for convex areas, pessimistic for split ones: good enough to shortlist bearings.
+        """
+        frame, segs = self.segments(bearing)
         if not segs:
             return math.inf
-        lengths = sum(s.length for s in segs) + 2 * self.spec.turnaround_m * len(segs)
-        lines = len({s.line for s in segs})
-        stops = 2 * len(segs)
-        v, a = self.speed, self.spec.limits.accel_m_s2
-        return (lengths + lines * self.geom.line_spacing_m) / v + stops * v / a
+        t = self._turnaround()
+        pts = []
+        for i, sg in enumerate(segs):
+            us = (sg.u0 - t, sg.u0, sg.u1, sg.u1 + t)
+            pts.extend((u, sg.v) for u in (us if i % 2 == 0 else us[::-1]))
+        xy = frame.to_xy(np.asarray(pts))
+        start = self.home_xy if self.home_xy is not None else xy[0]
+        xy = np.concatenate([[start], xy, [start]])
+        return path_time(xy, self.speed, self.spec.limits)
 
     def candidate(self, bearing: float) -> _Candidate:
         bearings = [bearing, (bearing + 90.0) % 180.0] if self.spec.crosshatch else [bearing]
@@ -247,12 +254,21 @@ def _grow_rect(geom_uv, hu: float, hv: float):
 
 
 def _candidate_bearings(area: Area) -> list[float]:
-    """Edge directions of the area's convex hull plus every 5 degrees (lines are symmetric mod 180)."""
+    """Edge directions of the area's convex hull plus every 10 degrees (lines are symmetric mod 180)."""
     hull = np.asarray(area.polygon.convex_hull.exterior.coords)
     e = np.diff(hull, axis=0)
     edge = np.degrees(np.arctan2(e[:, 0], e[:, 1])) % 180.0
-    grid = np.arange(0.0, 180.0, 5.0)
+    grid = np.arange(0.0, 180.0, 10.0)
     return sorted({round(float(b), 2) % 180.0 for b in np.concatenate([edge, grid])})
+
+
+def flight_region(area: Area, camera: Camera, spec: SurveySpec, bearing_deg: float):
+    """Where transects at ``bearing_deg`` may run (local metres): the area grown for full overlap at
+    its edges (capped by the margin), minus the no-fly zones and their clearance."""
+    spec.validate()
+    frame = SweepFrame(bearing_deg)
+    _, region = _Planner(area, camera, spec).region(frame)
+    return shapely.transform(region, frame.to_xy)
 
 
 def plan_survey(area: Area, camera: Camera, spec: SurveySpec) -> Plan:
@@ -267,9 +283,15 @@ def plan_survey(area: Area, camera: Camera, spec: SurveySpec) -> Plan:
     if spec.angle_deg is not None:
         best = pl.candidate(float(spec.angle_deg) % 180.0)
     else:
-        bearings = _candidate_bearings(area)
-        costs = np.array([pl.quick_cost(b) for b in bearings])
-        shortlist = [bearings[i] for i in np.argsort(costs)[:3] if np.isfinite(costs[i])]
+        # Coarse search over edge directions and a 10 degree grid, refined in 1 degree steps around
+        # the three best; the four best by the quick estimate are then planned in full.
+        costs = {b: pl.quick_cost(b) for b in _candidate_bearings(area)}
+        for b in sorted(costs, key=costs.get)[:3]:
+            for step in (-4, -2, -1, 1, 2, 4):
+                nb = round((b + step) % 180.0, 2)
+                if nb not in costs:
+                    costs[nb] = pl.quick_cost(nb)
+        shortlist = [b for b in sorted(costs, key=costs.get)[:4] if np.isfinite(costs[b])]
         if not shortlist:
             raise InputError(f"{area.name}: no transect fits inside the area outside the no-fly zones")
         best = min((pl.candidate(b) for b in shortlist), key=lambda c: c.time_s)

@@ -31,6 +31,9 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates the file private (0600); outputs are meant to be shared (reading the
+        # umask to imitate open() would briefly change it for every thread of the process).
+        os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

@@ -12,7 +12,7 @@ from shapely.geometry import shape
 
 from mission.area import Area, read_area
 from mission.check import CoverageReport, coverage
-from mission.formats import read_plan, write_plan
+from mission.formats import SUPPORTED_EXTENSIONS, read_plan, write_plan
 from mission.photos import planned_photos
 from mission.plan import Plan
 from mission.survey import SurveySpec, plan_survey, promised_count
@@ -22,8 +22,6 @@ from skyscan.cli.options import parse_angle, parse_duration, parse_latlon, parse
 from skyscan.errors import InputError
 
 app = typer.Typer(help="Plan surveys and check plans.", no_args_is_help=True)
-
-OUTPUT_SUFFIXES = (".plan", ".waypoints", ".txt", ".kml", ".kmz", ".geojson", ".json")
 
 
 @app.command("survey")
@@ -60,9 +58,9 @@ def survey(
 ) -> None:
     """Plan a nadir survey grid over AREA and write it in every format asked for."""
     for out in output:
-        if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        if out.suffix.lower() not in SUPPORTED_EXTENSIONS:
             raise InputError(f"{out}: unknown output format {out.suffix or '(none)'}; "
-                             f"use one of {', '.join(OUTPUT_SUFFIXES)}")
+                             f"use one of {', '.join(SUPPORTED_EXTENSIONS)}")
     cam = get_camera(camera)
     if shutter is not None:
         cam = dataclasses.replace(cam, shutter_s=parse_duration(shutter, "--shutter"))
@@ -86,6 +84,9 @@ def survey(
                       promised_count(front, side, 2 if crosshatch else 1), spec.orientation)
     for out in output:
         write_plan(plan, out)
+        if plan.fence and out.suffix.lower() in (".waypoints", ".txt"):
+            plan.warnings.append(f"{out.name}: the Mission Planner format holds no geofence; "
+                                 "write a .plan as well to keep it")
     print_summary(plan, cam, report, output)
 
 
@@ -146,7 +147,8 @@ def check(
     if area is not None:
         region = read_area(area, nofly)
     elif meta.area:
-        region = Area.from_lonlat(shape(meta.area), shape(meta.nofly) if meta.nofly else None, name=plan_file.name)
+        nofly_zones = shape(meta.nofly) if meta.nofly else None
+        region = Area.from_lonlat(shape(meta.area), nofly_zones, name="the plan's survey area")
     else:
         raise InputError(f"{plan_file}: the plan carries no survey area; pass --area FILE")
     if overlap is not None:
