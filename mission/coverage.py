@@ -150,7 +150,8 @@ class PathPoint:
 
     ``role``: ``transit`` (routing), ``turn`` (turnaround end), ``entry`` (camera on, every
     ``trigger_m`` metres), ``exit`` (last planned photo), ``photo`` (hover and capture).
-    ``camera_off`` marks the point after which the camera is switched off.
+    ``camera_off`` marks the point after which the camera is switched off; ``yaw_deg`` the heading
+    to hold at a ``photo`` point (the direction of its line, so every footprint is aligned).
     """
 
     x: float
@@ -158,6 +159,7 @@ class PathPoint:
     role: str
     trigger_m: float = 0.0
     camera_off: bool = False
+    yaw_deg: float = math.nan
 
 
 @dataclass
@@ -330,8 +332,9 @@ def build_path(passes: list[PassPlan], router: Router, trigger_m: float, turnaro
                 step = d if ltr else -d
                 n = max(1, math.ceil(seg.length / trigger_m - 1e-9))
                 if hover:
+                    yaw = (pp.frame.bearing_deg + (0.0 if ltr else 180.0)) % 360.0
                     for t in np.linspace(0.0, 1.0, n + 1):
-                        go(a + t * (b - a), "photo")
+                        go(a + t * (b - a), "photo", yaw_deg=yaw)
                     continue
                 a_ext = _extend(router, a, -step, turnaround_m)
                 b_ext = _extend(router, b, step, turnaround_m)

@@ -3,7 +3,9 @@
 The mission items are walked the way an ArduPilot vehicle executes them: straight legs between
 positional items; ``DO_SET_CAM_TRIGG_DIST`` (p1 = distance, 0 stops; p3 = 1 fires once now) fires
 every ``distance`` metres flown; ``DO_DIGICAM_CONTROL`` (p5 = 1) and ``IMAGE_START_CAPTURE`` with a
-count of 1 fire once where the vehicle is. Legs after ``NAV_RETURN_TO_LAUNCH``/``NAV_LAND`` take no
+count of 1 fire once where the vehicle is. A photo's heading is the yaw the last waypoint commands
+(param 4) or else the direction of flight (for a shot taken at a standstill: of the leg that
+follows it). Legs after ``NAV_RETURN_TO_LAUNCH``/``NAV_LAND`` take no
 photos and ``DO_JUMP`` loops are not unrolled. The same rules drive the simulated camera.
 
 Footprints are nadir rectangles over flat ground at the home level (or at the height given by a
@@ -97,11 +99,16 @@ def planned_photos(plan: Plan, frame: LocalFrame | None = None) -> PlannedPhotos
     out_z: list[np.ndarray] = []
     out_h: list[np.ndarray] = []
 
+    yaw = math.nan  # yaw commanded by the last waypoint (param 4), NaN = face the direction of flight
+    pending: list[np.ndarray] = []  # single shots waiting for the heading of the next leg
+
     def shoot_here() -> None:
         out_x.append(np.array([px]))
         out_y.append(np.array([py]))
         out_z.append(np.array([pz]))
-        out_h.append(np.array([heading]))
+        out_h.append(np.array([yaw if math.isfinite(yaw) else heading]))
+        if not math.isfinite(yaw):
+            pending.append(out_h[-1])
 
     for item in plan.items:
         cmd = item.command
@@ -117,8 +124,12 @@ def planned_photos(plan: Plan, frame: LocalFrame | None = None) -> PlannedPhotos
             else:
                 tx, ty = px, py
             length = math.hypot(tx - px, ty - py)
+            yaw = float(item.params[3]) % 360.0 if math.isfinite(item.params[3]) else math.nan
             if length > 1e-9:
                 heading = math.degrees(math.atan2(tx - px, ty - py)) % 360.0
+                for h in pending:  # a shot before a leg looks the way the vehicle is about to fly
+                    h[:] = heading
+                pending.clear()
                 if spacing > 0:
                     # Photos at distances spacing - since, 2*spacing - since, ... along this leg.
                     first = spacing - since

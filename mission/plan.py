@@ -63,10 +63,10 @@ class MissionItem:
         return self.z
 
     @classmethod
-    def waypoint(cls, lat: float, lon: float, alt: float, *, hold_s: float = 0.0,
+    def waypoint(cls, lat: float, lon: float, alt: float, *, hold_s: float = 0.0, yaw_deg: float = math.nan,
                  frame: int = Frame.GLOBAL_RELATIVE_ALT) -> MissionItem:
-        """A pass-through waypoint (yaw unchanged) or, with ``hold_s``, a hover point."""
-        return cls(Cmd.NAV_WAYPOINT, frame, (hold_s, 0.0, 0.0, math.nan), lat, lon, alt)
+        """A pass-through waypoint or, with ``hold_s``, a hover point; ``yaw_deg`` NaN = face the track."""
+        return cls(Cmd.NAV_WAYPOINT, frame, (hold_s, 0.0, 0.0, yaw_deg), lat, lon, alt)
 
     @classmethod
     def takeoff(cls, alt: float, lat: float = 0.0, lon: float = 0.0,

@@ -312,7 +312,8 @@ def _to_plan(pl: _Planner, best: _Candidate) -> Plan:
     rel = Frame.GLOBAL_RELATIVE_ALT
     for k, p in enumerate(best.path, start=1):
         if p.role == "photo":
-            items.append(MissionItem.waypoint(float(lat[k]), float(lon[k]), alt, hold_s=spec.hover_s, frame=rel))
+            items.append(MissionItem.waypoint(float(lat[k]), float(lon[k]), alt, hold_s=spec.hover_s,
+                                              yaw_deg=round(p.yaw_deg, 2), frame=rel))
             items.append(MissionItem.shoot())
             continue
         items.append(MissionItem.waypoint(float(lat[k]), float(lon[k]), alt, frame=rel))

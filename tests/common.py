@@ -16,7 +16,7 @@ from mission.plan import Plan
 
 ORIGIN = (149.1650, -35.3630)  # lon, lat
 FRAME = LocalFrame.around(*ORIGIN)
-_X0, _Y0 = (float(v) for v in FRAME.to_local(*ORIGIN))
+X0, Y0 = (float(v) for v in FRAME.to_local(*ORIGIN))
 
 
 def lonlat_polygon(shell, holes=()) -> Polygon:
@@ -24,7 +24,7 @@ def lonlat_polygon(shell, holes=()) -> Polygon:
 
     def ring(pts):
         pts = np.asarray(pts, dtype=float)
-        lon, lat = FRAME.to_lonlat(pts[:, 0] + _X0, pts[:, 1] + _Y0)
+        lon, lat = FRAME.to_lonlat(pts[:, 0] + X0, pts[:, 1] + Y0)
         return np.column_stack([lon, lat])
 
     return Polygon(ring(shell), [ring(h) for h in holes])
@@ -38,7 +38,7 @@ FIELD = [(0, 0), (800, 0), (800, 600), (0, 600)]
 
 def latlon_of(xy) -> tuple[float, float]:
     """(lat, lon) of a point given in metres east/north of ORIGIN."""
-    lon, lat = FRAME.to_lonlat(xy[0] + _X0, xy[1] + _Y0)
+    lon, lat = FRAME.to_lonlat(xy[0] + X0, xy[1] + Y0)
     return float(lat), float(lon)
 
 

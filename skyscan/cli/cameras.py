@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from sensors.catalog import load_catalog
+from skyscan.cli.display import console
 
 
 def list_cameras() -> None:
@@ -20,4 +20,4 @@ def list_cameras() -> None:
             f"{cam.pixel_pitch_x_mm * 1000:.2f}", f"{cam.min_trigger_interval_s:g}",
             ", ".join(b.name for b in cam.bands),
         )
-    Console().print(table)
+    console().print(table)

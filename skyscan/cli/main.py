@@ -6,14 +6,12 @@ on stderr and exit status 2; Ctrl-C exits 130; anything else is a bug and keeps 
 
 from __future__ import annotations
 
-import sys
 from enum import IntEnum
 
-import click
 import typer
-from rich.console import Console
 
 from skyscan.cli import cameras, demo, plan
+from skyscan.cli.display import console
 from skyscan.errors import SkyscanError
 
 __all__ = ["ExitStatus", "app", "main"]
@@ -42,18 +40,16 @@ app.command("demo")(demo.run_demo)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default: the process arguments); return the exit status."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = console(stderr=True)
     try:
-        result = app(args=argv, prog_name="skyscan", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        return int(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+        # Standalone mode: typer prints its own usage errors and exits 2 through SystemExit.
+        app(args=argv, prog_name="skyscan")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitStatus.FAILED)
+    except KeyboardInterrupt:
         err.print("interrupted")
         return ExitStatus.INTERRUPTED
     except SkyscanError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True)
         return ExitStatus.INPUT_ERROR
-    return int(result) if isinstance(result, int) else ExitStatus.OK
+    return ExitStatus.OK

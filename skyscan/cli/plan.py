@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from shapely.geometry import shape
 
@@ -18,6 +17,7 @@ from mission.plan import Plan
 from mission.survey import SurveySpec, plan_survey, promised_count
 from sensors.camera import Camera, Orientation
 from sensors.catalog import get_camera
+from skyscan.cli.display import console
 from skyscan.cli.options import parse_angle, parse_duration, parse_latlon, parse_length, parse_overlap
 from skyscan.errors import InputError
 
@@ -120,10 +120,10 @@ def print_summary(plan: Plan, cam: Camera, report: CoverageReport | None, output
         rows.append(("written", str(out)))
     for k, v in rows:
         t.add_row(k, v)
-    console = Console(highlight=False)
-    console.print(t)
+    out = console()
+    out.print(t)
     for w in plan.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        out.print(f"[yellow]warning:[/] {w}")
 
 
 @app.command("check")
@@ -136,7 +136,7 @@ def check(
     raster: Path | None = typer.Option(None, "--raster", help="Write the photo-count raster as GeoTIFF."),
     require: float | None = typer.Option(None, "--require",
                                          help="Exit 1 unless this % of the area gets the promised count."),
-) -> int:
+) -> None:
     """Count the planned photos over the area and report how much gets the promised overlap."""
     plan = read_plan(plan_file)
     meta = plan.meta
@@ -178,8 +178,7 @@ def check(
         t.add_row(k, v)
     if raster is not None:
         t.add_row("count raster", str(raster))
-    Console(highlight=False).print(t)
+    console().print(t)
     if require is not None and report.percent_promised < require:
-        Console(stderr=True).print(f"coverage {report.percent_promised:.2f} % is below the required {require:g} %")
-        return 1
-    return 0
+        console(stderr=True).print(f"coverage {report.percent_promised:.2f} % is below the required {require:g} %")
+        raise typer.Exit(code=1)

@@ -147,6 +147,9 @@ def test_hover_and_capture():
     shots = [i for i, it in enumerate(plan.items) if it.command == Cmd.DO_DIGICAM_CONTROL]
     assert len(shots) == plan.stats.photo_count > 0
     assert all(plan.items[i - 1].command == Cmd.NAV_WAYPOINT and plan.items[i - 1].params[0] == 3 for i in shots)
+    # Each hover point holds the line's heading, so every footprint is aligned with its line.
+    headings = planned_photos(plan).heading % 180
+    assert np.ptp(headings) < 0.5
 
 
 def test_entry_corner():
