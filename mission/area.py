@@ -23,7 +23,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from mission.frame import LocalFrame
 from skyscan.errors import InputError
 
-__all__ = ["Area", "read_area", "read_polygons"]
+__all__ = ["Area", "clean_polygons", "read_area", "read_polygons"]
 
 _WGS84_NAMES = {"crs84", "epsg4326", "wgs84", "ogc13crs84", "urnogcdefcrsogc13crs84", "urnogcdefcrsepsg4326"}
 
@@ -70,7 +70,21 @@ class Area:
 
 
 def _project(geom, frame: LocalFrame):
-    return shapely.transform(geom, lambda xy: np.column_stack(frame.to_local(xy[:, 0], xy[:, 1])))
+    return clean_polygons(shapely.transform(geom, lambda xy: np.column_stack(frame.to_local(xy[:, 0], xy[:, 1]))))
+
+
+def clean_polygons(geom, grid_m: float = 0.001):
+    """``geom`` snapped to a millimetre grid and made valid, keeping only its polygons.
+
+    Projection and rotation can turn a valid but nearly degenerate ring (a hairline spike drawn by
+    a mouse slip) into an invalid one that set operations reject; snapping removes such slivers
+    and changes nothing else.
+    """
+    snapped = shapely.set_precision(geom, grid_m)
+    polys = [g for g in shapely.get_parts(snapped) if g.geom_type == "Polygon" and not g.is_empty]
+    if not polys:
+        return MultiPolygon()
+    return polys[0] if len(polys) == 1 else MultiPolygon(polys)
 
 
 def read_area(path: str | Path, nofly: list[str | Path] | None = None) -> Area:

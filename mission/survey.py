@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from mission.area import Area
+from mission.area import Area, clean_polygons
 from mission.commands import Frame
 from mission.coverage import (
     PassPlan,
@@ -164,11 +164,11 @@ class _Planner:
 
     def region(self, frame: SweepFrame):
         """The flight region in sweep coordinates for one bearing."""
-        aoi_uv = frame.rotate(self.area.polygon)
+        aoi_uv = clean_polygons(frame.rotate(self.area.polygon))
         hu, hv = self.along_margin, self.reach_across
         grown = _grow_rect(aoi_uv, hu, hv) if hu > 0 or hv > 0 else aoi_uv
         if not self.blocked.is_empty:
-            grown = shapely.difference(grown, frame.rotate(self.blocked))
+            grown = shapely.difference(grown, clean_polygons(frame.rotate(self.blocked)))
         return aoi_uv, grown
 
     def segments(self, bearing: float):
