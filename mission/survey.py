@@ -131,12 +131,17 @@ class _Planner:
         self.area, self.camera, self.spec = area, camera, spec
         if spec.altitude_m is not None:
             self.altitude = float(spec.altitude_m)
-        else:
-            self.altitude = camera.altitude_for_gsd(float(spec.gsd_m), spec.orientation)
+        else:  # floored to the centimetre so the GSD never exceeds the target
+            self.altitude = math.floor(camera.altitude_for_gsd(float(spec.gsd_m), spec.orientation) * 100) / 100
         self.geom = camera.survey_geometry(self.altitude, spec.front_overlap, spec.side_overlap, spec.orientation)
-        cap = camera.max_survey_speed(self.geom, spec.blur_fraction)
-        self.speed = min(spec.speed_m_s or spec.limits.cruise_m_s, cap)
-        self.speed_cap = cap
+        # Hover-and-capture shoots at a standstill: neither the trigger interval nor blur limits speed.
+        cap = math.inf if spec.trigger == "hover" else camera.max_survey_speed(self.geom, spec.blur_fraction)
+        if cap < 1.0:
+            raise InputError(
+                f"{camera.name} allows only {cap:.2f} m/s at this altitude and overlap (trigger interval "
+                f"{camera.min_trigger_interval_s:g} s, shutter {camera.shutter_s:g} s); fly higher, lower the "
+                "front overlap, or use --trigger hover")
+        self.speed = math.floor(min(spec.speed_m_s or spec.limits.cruise_m_s, cap) * 10 + 1e-9) / 10
         along, across = _edge_margins(self.geom, spec.front_overlap, spec.side_overlap)
         self.along_margin = along if spec.margin_m is None else min(along, spec.margin_m)
         self.across_margin = across if spec.margin_m is None else min(across, spec.margin_m)
@@ -308,7 +313,7 @@ def _to_plan(pl: _Planner, best: _Candidate) -> Plan:
     xy = pl.full_xy(best.path)
     lon, lat = area.frame.to_lonlat(xy[:, 0], xy[:, 1])
     home = Home(float(lat[0]), float(lon[0]))
-    items = [MissionItem.takeoff(alt), MissionItem.change_speed(round(pl.speed, 2))]
+    items = [MissionItem.takeoff(alt), MissionItem.change_speed(pl.speed)]
     rel = Frame.GLOBAL_RELATIVE_ALT
     for k, p in enumerate(best.path, start=1):
         if p.role == "photo":
