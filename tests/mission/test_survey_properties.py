@@ -1,5 +1,6 @@
 """Property tests: on random concave polygons with holes and no-fly zones, transects stay inside
-the allowed area and no leg of the flight enters a no-fly zone."""
+the allowed area (the area itself with ``margin 0``, the reported flight region by default) and no
+leg of the flight, home and back included, enters a no-fly zone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mission.survey import SurveySpec, plan_survey
+from mission.survey import SurveySpec, flight_region, plan_survey
 from sensors.catalog import get_camera
 from tests.common import area_from_m, latlon_of, plan_legs
 
@@ -70,3 +71,13 @@ def test_transects_inside_allowed_area_and_nofly_never_entered(case, alt, angle,
         crossing = shapely.intersects(every, area.nofly) & ~shapely.touches(every, area.nofly)
         assert not crossing.any()
     assert np.isfinite(plan.stats.flight_time_s) and plan.stats.photo_count > 0
+
+    # With the default margin, transects stay inside the flight region the planner reports.
+    spec_auto = SurveySpec(altitude_m=alt, angle_deg=angle, max_items=100_000, home=home_ll)
+    auto = plan_survey(area, CAM, spec_auto)
+    region = flight_region(area, CAM, spec_auto, auto.meta.angle_deg)
+    transects, legs = plan_legs(auto, area.frame)
+    assert shapely.covers(region.buffer(0.05), shapely.linestrings(transects)).all()
+    if not area.nofly.is_empty:
+        every = shapely.linestrings(legs)
+        assert not (shapely.intersects(every, area.nofly) & ~shapely.touches(every, area.nofly)).any()
