@@ -6,27 +6,19 @@ point carries no altitude (ArduPilot takes it from ``FENCE_RET_ALT``), so it is 
 
 Rally file: ``RALLY lat lon alt break_alt land_dir flags`` lines, ``alt`` above home.
 
-MAVProxy also saves fences and rally points as ``QGC WPL 110`` files of fence/rally mission items
-(``FENCE_RETURN_POINT`` 5000, polygon vertices 5001/5002 each carrying the vertex count in p1,
-circles 5003/5004 with the radius in p1, ``NAV_RALLY_POINT`` 5100): :func:`split_fence_rally` turns
-those items into a :class:`~mission.plan.Fence` and rally points.
+MAVProxy also saves fences and rally points as ``QGC WPL 110`` files of fence/rally mission items;
+the waypoint reader turns those into a fence with :func:`mission.plan_items.split_fence_rally`.
 """
 
 from __future__ import annotations
 
 import os
 
-from mission.commands import Cmd
 from mission.formats._common import as_float, open_ring
-from mission.plan import Fence, FenceCircle, FencePolygon, MissionItem, Plan, RallyPoint
+from mission.plan import Fence, FencePolygon, Plan, RallyPoint
 from skyscan.errors import InputError
 
-__all__ = ["FENCE_RALLY_COMMANDS", "looks_like_fence", "parse_fence", "parse_rally", "split_fence_rally"]
-
-_VERTEX = (Cmd.FENCE_POLYGON_VERTEX_INCLUSION, Cmd.FENCE_POLYGON_VERTEX_EXCLUSION)
-_CIRCLE = (Cmd.FENCE_CIRCLE_INCLUSION, Cmd.FENCE_CIRCLE_EXCLUSION)
-#: Commands that belong to the fence or rally plan, not to the mission.
-FENCE_RALLY_COMMANDS = frozenset({Cmd.FENCE_RETURN_POINT, *_VERTEX, *_CIRCLE, Cmd.NAV_RALLY_POINT})
+__all__ = ["looks_like_fence", "parse_fence", "parse_rally"]
 
 
 def _rows(text: str) -> list[tuple[int, list[str]]]:
@@ -83,35 +75,3 @@ def parse_rally(text: str, source: str | os.PathLike) -> Plan:
     if not rally:
         raise InputError(f"{source}: no RALLY lines found")
     return Plan(rally=rally)
-
-
-def split_fence_rally(items: list[MissionItem], source: str | os.PathLike
-                      ) -> tuple[list[MissionItem], Fence, list[RallyPoint]]:
-    """(mission items, fence, rally points) from a list mixing mission, fence and rally items."""
-    mission: list[MissionItem] = []
-    fence = Fence()
-    rally: list[RallyPoint] = []
-    i = 0
-    while i < len(items):
-        it = items[i]
-        if it.command in _VERTEX:
-            count = int(it.params[0])
-            group = items[i:i + count]
-            if count < 3 or len(group) < count or any(g.command != it.command for g in group):
-                raise InputError(f"{source}: fence polygon starting at item {i + 1} should have {count} "
-                                 f"vertices of command {it.command} (and at least 3); fix the fence")
-            fence.polygons.append(FencePolygon(tuple((g.x, g.y) for g in group),
-                                               inclusion=it.command == Cmd.FENCE_POLYGON_VERTEX_INCLUSION))
-            i += count
-            continue
-        if it.command in _CIRCLE:
-            fence.circles.append(FenceCircle((it.x, it.y), it.params[0],
-                                             inclusion=it.command == Cmd.FENCE_CIRCLE_INCLUSION))
-        elif it.command == Cmd.FENCE_RETURN_POINT:
-            fence.return_point = (it.x, it.y, it.z)
-        elif it.command == Cmd.NAV_RALLY_POINT:
-            rally.append(RallyPoint(it.x, it.y, it.z))
-        else:
-            mission.append(it)
-        i += 1
-    return mission, fence, rally

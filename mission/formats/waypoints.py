@@ -24,8 +24,8 @@ import re
 
 from mission.commands import Cmd, Frame
 from mission.formats._common import as_float, as_int, fmt_float, home_or_first_position, read_text
-from mission.formats.mavproxy import FENCE_RALLY_COMMANDS, split_fence_rally
 from mission.plan import Home, MissionItem, Plan
+from mission.plan_items import FENCE_RALLY_COMMANDS, split_fence_rally
 from skyscan.atomic import atomic_write_text
 from skyscan.errors import InputError
 

@@ -10,7 +10,7 @@ from enum import IntEnum
 
 import typer
 
-from skyscan.cli import cameras, demo, plan
+from skyscan.cli import cameras, demo, link, plan
 from skyscan.cli.display import console
 from skyscan.errors import SkyscanError
 
@@ -36,6 +36,9 @@ app = typer.Typer(
 app.add_typer(plan.app, name="plan")
 app.command("cameras")(cameras.list_cameras)
 app.command("demo")(demo.run_demo)
+app.command("upload")(link.upload)
+app.command("download")(link.download)
+app.command("fly")(link.fly)
 
 
 def main(argv: list[str] | None = None) -> int:
