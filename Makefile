@@ -11,6 +11,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps MAVProxy==1.8.75
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
