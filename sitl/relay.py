@@ -9,6 +9,7 @@ repeatable. Loopback only; it stops with :meth:`close` (or ``with``).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import select
 import socket
@@ -69,10 +70,8 @@ class LossyRelay:
         sock, dest = (self.back, self.target) if direction == "up" else (self.front, self.client)
         if dest is None:
             return
-        try:
+        with contextlib.suppress(OSError):  # the peer went away: like a radio, say nothing
             sock.sendto(data, dest)
-        except OSError:
-            pass  # the peer went away: like a radio, say nothing
 
     def _forward(self, direction: str, data: bytes) -> None:
         s, rng = self.stats, self.rng

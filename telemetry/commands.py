@@ -8,6 +8,7 @@ MAV_RESULT name and, for arming, the vehicle's own "PreArm:" reasons from STATUS
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from pymavlink import mavutil
 
@@ -65,8 +66,8 @@ def command(link: Link, cmd: int, *params: float, timeout: float = 1.5, retries:
 
 
 def _mode_map(link: Link) -> dict[str, int]:
-    """ArduCopter's mode numbers (PX4's main/sub mode encoding is not supported yet)."""
-    return mavutil.mode_mapping_acm
+    """ArduCopter's mode numbers by name (PX4's main/sub mode encoding is not supported yet)."""
+    return {name: number for number, name in mavutil.mode_mapping_acm.items()}
 
 
 def mode_name(link: Link, custom_mode: int) -> str:
@@ -77,13 +78,24 @@ def mode_name(link: Link, custom_mode: int) -> str:
     return f"MODE{custom_mode}"
 
 
-def set_mode(link: Link, mode: str, timeout: float = 5.0) -> None:
-    """Switch to flight mode ``mode`` (e.g. GUIDED, AUTO, RTL, LAND) and wait until the heartbeat shows it."""
+def set_mode(link: Link, mode: str, timeout: float = 5.0, ready_timeout: float = 0.0) -> None:
+    """Switch to flight mode ``mode`` (e.g. GUIDED, AUTO, RTL, LAND) and wait until the heartbeat shows it.
+
+    With ``ready_timeout`` > 0, keep asking while the vehicle refuses (a position mode such as
+    GUIDED is refused until the GPS and the EKF are ready after boot).
+    """
     modes = _mode_map(link)
     number = modes.get(mode.upper())
     if number is None:
         raise InputError(f"unknown flight mode {mode!r}; known: {', '.join(sorted(modes))}")
-    command(link, mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number)
+
+    def attempt() -> None:
+        command(link, mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number)
+
+    if ready_timeout > 0:
+        _retry_until_accepted(link, f"enter {mode.upper()}", attempt, ready_timeout)
+    else:
+        attempt()
     wait_mode(link, mode, timeout)
 
 
@@ -97,26 +109,38 @@ def _armed(msg) -> bool:
     return bool(msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
 
 
-def arm(link: Link, timeout: float = 30.0, force: bool = False) -> None:
-    """Arm, retrying while pre-arm checks fail (GPS, EKF settle after boot) until ``timeout``.
+def _retry_until_accepted(link: Link, what: str, attempt: Callable[[], None], timeout: float) -> None:
+    """Call ``attempt`` until the vehicle accepts it (it refuses while GPS/EKF settle after boot).
 
-    Raises CommandError naming the vehicle's last "PreArm:" reasons when it will not arm.
+    Raises CommandError naming the vehicle's own reasons (its STATUSTEXTs) when ``timeout`` passes.
     """
     deadline = time.monotonic() + timeout
     since = time.monotonic()
     last_error: CommandError | None = None
     while time.monotonic() < deadline:
         try:
-            command(link, mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1, 21196 if force else 0)
+            attempt()
+            return
         except CommandError as exc:
             last_error = exc
             link.drain(1.0)
-            continue
+    said = [text for t, sev, text in link.statustext if t >= since and sev <= mavlink.MAV_SEVERITY_WARNING]
+    why = "; ".join(dict.fromkeys(said)) if said else (str(last_error) if last_error else "no reason given")
+    raise CommandError(f"the vehicle will not {what} within {timeout:g} s: {why}",
+                       last_error.result if last_error else None)
+
+
+def arm(link: Link, timeout: float = 30.0, force: bool = False) -> None:
+    """Arm, retrying while pre-arm checks fail (GPS, EKF settle after boot) until ``timeout``.
+
+    Raises CommandError naming the vehicle's "PreArm:" reasons when it will not arm.
+    """
+
+    def attempt() -> None:
+        command(link, mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1, 21196 if force else 0)
         link.recv("HEARTBEAT", where=_armed, timeout=5.0, what="armed heartbeat")
-        return
-    reasons = sorted({text for t, _, text in link.statustext if t >= since and text.startswith("PreArm")})
-    why = "; ".join(reasons) if reasons else (str(last_error) if last_error else "no reason given")
-    raise CommandError(f"the vehicle will not arm: {why}", last_error.result if last_error else None)
+
+    _retry_until_accepted(link, "arm", attempt, timeout)
 
 
 def disarm(link: Link, force: bool = False) -> None:

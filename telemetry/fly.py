@@ -23,10 +23,11 @@ def upload_verified(link: Link, plan: Plan, progress: Callable[[str, int, int], 
     return report
 
 
-def start_mission(link: Link, arm_timeout: float = 60.0) -> None:
-    """GUIDED, arm (waiting out pre-arm checks), MISSION_START: ArduCopter takes off in AUTO."""
-    commands.set_mode(link, "GUIDED")
-    commands.arm(link, timeout=arm_timeout)
+def start_mission(link: Link, ready_timeout: float = 60.0) -> None:
+    """GUIDED, arm (both waiting out the checks that fail while GPS/EKF settle), MISSION_START:
+    ArduCopter then switches to AUTO and takes off."""
+    commands.set_mode(link, "GUIDED", ready_timeout=ready_timeout)
+    commands.arm(link, timeout=ready_timeout)
     commands.mission_start(link)
 
 

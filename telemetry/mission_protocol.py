@@ -5,11 +5,16 @@ Upload: MISSION_COUNT, then answer every MISSION_REQUEST_INT *and* legacy MISSIO
 ArduPilot sends) with MISSION_ITEM_INT, until MISSION_ACK. Requests may repeat (the vehicle lost our
 item) or go backwards; an error ACK for a bad sequence mid-transfer does not end the transfer (as
 ArduPilot sends it), any other error ACK does and is reported with its MAV_MISSION_RESULT name and
-the item it concerns. If nothing comes back for ``timeout`` seconds, the last message is sent again,
-up to ``retries`` times.
+the item it concerns. If nothing comes back, the last message is sent again; the transfer fails after
+``timeout * (retries + 1)`` seconds of silence.
+
+Resends are paced by the measured round-trip time, not a fixed 1.5 s (see :class:`_Pacer`): on a
+lossy radio most of an upload's time is spent waiting to resend, and waiting no longer than the
+link needs is what makes it fast. After a resend of item *k* that the vehicle NACKs as a duplicate,
+item *k + 1* goes out at once (the vehicle's request for it was lost).
 
 Download: MISSION_REQUEST_LIST, MISSION_COUNT, then MISSION_REQUEST_INT for each item with a window
-of several requests in flight (lost items are re-requested after ``item_timeout``), final ACK.
+of several requests in flight (lost items are re-requested after the paced wait), final ACK.
 
 Verification downloads what the vehicle holds and compares it item by item the way it travels:
 latitude/longitude as 1e-7 degree integers (+-1), altitude and params as float32.
@@ -18,7 +23,9 @@ latitude/longitude as 1e-7 degree integers (+-1), altitude and params as float32
 from __future__ import annotations
 
 import math
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,50 +117,103 @@ def _is_for(msg, mission_type: int) -> bool:
 
 
 def upload(link: Link, items: list[MissionItem], mission_type: int = mavlink.MAV_MISSION_TYPE_MISSION, *,
-           timeout: float = 1.5, retries: int = 5, progress: Progress | None = None) -> TransferStats:
+           timeout: float = 1.5, retries: int = 5, restarts: int = 2,
+           progress: Progress | None = None) -> TransferStats:
     """Upload ``items`` (for ArduPilot missions, item 0 is the home placeholder) and wait for the ACK.
 
+    When the vehicle gives up on a slow, lossy transfer (ACK OPERATION_CANCELLED after its own
+    timeout, 8 s on ArduPilot) the upload starts again from the count, up to ``restarts`` times.
     Returns the transfer statistics; raises MissionTransferError on a refusal or when the vehicle
     stops answering (the caller should then re-read the vehicle's plan: never assume).
     """
     stats = TransferStats()
+    for attempt in range(restarts + 1):
+        try:
+            return _upload_once(link, items, mission_type, timeout, retries, progress, stats)
+        except MissionTransferError as exc:
+            if exc.result != mavlink.MAV_MISSION_OPERATION_CANCELLED or attempt == restarts:
+                raise
+            stats.resends += 1
+    raise AssertionError("unreachable")
+
+
+class _Pacer:
+    """When to resend: three times the median of the recent round-trip times (between ``floor`` and
+    ``ceiling`` seconds), stretched on each consecutive miss.
+
+    A fixed 1.5 s wait (the protocol's default) makes every lost datagram cost 1.5 s; measuring the
+    link lets a fast link recover in tens of milliseconds while a slow radio still gets its 1.5 s.
+    The median, not a mean: an answer that is really the vehicle's own retransmission (after its 1 s
+    timer) looks like a 1 s round trip, and must not drag the estimate up.
+    """
+
+    def __init__(self, ceiling: float, floor: float = 0.05):
+        self.ceiling, self.floor = ceiling, floor
+        self.samples: deque[float] = deque(maxlen=31)
+        self.misses = 0
+
+    def sample(self, rtt: float) -> None:
+        self.samples.append(rtt)
+        self.misses = 0
+
+    def wait(self) -> float:
+        # Before the first sample a quarter of the ceiling; backoff is linear, not exponential: on a
+        # radio a lost datagram is noise, not congestion, and waiting longer does not help it.
+        base = self.ceiling / 4 if not self.samples else 3 * statistics.median(self.samples) + 0.02
+        return min(self.ceiling, max(self.floor, base) * (1 + 0.5 * self.misses))
+
+
+def _upload_once(link: Link, items: list[MissionItem], mission_type: int, timeout: float, retries: int,
+                 progress: Progress | None, stats: TransferStats) -> TransferStats:
     t0 = time.monotonic()
     n = len(items)
     kind = _TYPE_NAMES.get(mission_type, str(mission_type))
+    pacer = _Pacer(timeout)
     link.mav.mission_count_send(link.target_system, link.target_component, n, mission_type)
     stats.sent += 1
     last_sent: int | None = None  # seq of the last item sent, None = the COUNT
+    sent_at = time.monotonic()
+    resent = False  # whether the last thing we sent was a resend
     highest = -1
-    misses = 0
+    heard = time.monotonic()
+    stall = timeout * (retries + 1)  # give up after this long without a word from the vehicle
     while True:
         try:
             msg = link.recv(("MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"),
-                            where=lambda m: _is_for(m, mission_type), timeout=timeout)
+                            where=lambda m: _is_for(m, mission_type), timeout=pacer.wait())
         except LinkTimeout:
-            misses += 1
-            if misses > retries:
+            if time.monotonic() - heard > stall:
                 where = "after the count" if last_sent is None else f"after item {last_sent} of {n}"
                 raise MissionTransferError(
-                    f"{kind} upload: the vehicle stopped answering {where} ({retries} resends, "
-                    f"{timeout:g} s each); the link may be lost", None, last_sent) from None
+                    f"{kind} upload: the vehicle stopped answering {where} (nothing for {stall:g} s); "
+                    "the link may be lost", None, last_sent) from None
+            pacer.misses += 1
             stats.resends += 1
             stats.sent += 1
+            resent = True
             if last_sent is None:
                 link.mav.mission_count_send(link.target_system, link.target_component, n, mission_type)
             else:
                 _send_item(link, last_sent, items[last_sent], mission_type)
             continue
-        misses = 0
+        heard = time.monotonic()
         stats.received += 1
         if msg.get_type() == "MISSION_ACK":
             if msg.type == mavlink.MAV_MISSION_ACCEPTED:
                 if n and highest < n - 1:
-                    # An ACCEPTED before every item was requested answers an earlier transfer.
-                    continue
+                    continue  # an ACCEPTED before every item was requested answers an earlier transfer
                 stats.seconds = time.monotonic() - t0
                 return stats
             if msg.type == mavlink.MAV_MISSION_INVALID_SEQUENCE:
-                continue  # ArduPilot NACKs a duplicate or out-of-order item and carries on
+                # ArduPilot NACKs an item it already has and carries on. After our resend of item k
+                # this says its request for k + 1 was lost: send k + 1 rather than wait for its timer.
+                pacer.misses = 0
+                if resent and last_sent is not None and last_sent + 1 < n:
+                    last_sent += 1
+                    _send_item(link, last_sent, items[last_sent], mission_type)
+                    stats.sent += 1
+                    resent = False
+                continue
             seq = last_sent
             about = f" at item {seq} ({_describe(items[seq])})" if seq is not None and seq < n else ""
             raise MissionTransferError(f"{kind} upload refused by the vehicle{about}: {result_name(msg.type)}",
@@ -161,11 +221,17 @@ def upload(link: Link, items: list[MissionItem], mission_type: int = mavlink.MAV
         seq = msg.seq
         if not 0 <= seq < n:
             continue
+        now = time.monotonic()
+        in_order = seq == (0 if last_sent is None else last_sent + 1)
+        if in_order and not resent:
+            pacer.sample(now - sent_at)  # Karn: never time an answer to a resend
+        else:
+            pacer.misses = 0
         _send_item(link, seq, items[seq], mission_type)
         stats.sent += 1
         if seq <= highest:
             stats.resends += 1
-        last_sent = seq
+        last_sent, sent_at, resent = seq, now, False
         highest = max(highest, seq)
         if progress:
             progress(highest + 1, n)
@@ -177,48 +243,61 @@ def _describe(item: MissionItem) -> str:
 
 
 def download(link: Link, mission_type: int = mavlink.MAV_MISSION_TYPE_MISSION, *, timeout: float = 1.5,
-             item_timeout: float = 0.25, retries: int = 5, window: int = 8,
-             progress: Progress | None = None, stats: TransferStats | None = None) -> list[MissionItem]:
-    """Download the vehicle's ``mission_type`` plan (for ArduPilot missions item 0 is home)."""
+             retries: int = 5, window: int = 8, progress: Progress | None = None,
+             stats: TransferStats | None = None) -> list[MissionItem]:
+    """Download the vehicle's ``mission_type`` plan (for ArduPilot missions item 0 is home).
+
+    Up to ``window`` requests are in flight; a missing item is asked again after a wait measured on
+    the link (between 50 ms and ``timeout``). The download fails only when nothing new arrives for
+    ``timeout * (retries + 1)`` seconds.
+    """
     stats = stats if stats is not None else TransferStats()
     t0 = time.monotonic()
     kind = _TYPE_NAMES.get(mission_type, str(mission_type))
+    pacer = _Pacer(timeout)
+    stall = timeout * (retries + 1)
     count = None
-    for _attempt in range(retries + 1):
+    while time.monotonic() - t0 < stall:
         link.mav.mission_request_list_send(link.target_system, link.target_component, mission_type)
         stats.sent += 1
+        asked = time.monotonic()
         try:
-            msg = link.recv("MISSION_COUNT", where=lambda m: _is_for(m, mission_type), timeout=timeout)
+            msg = link.recv("MISSION_COUNT", where=lambda m: _is_for(m, mission_type), timeout=pacer.wait())
         except LinkTimeout:
             stats.resends += 1
+            pacer.misses += 1
             continue
+        pacer.sample(time.monotonic() - asked)
         count = msg.count
         break
     if count is None:
-        raise MissionTransferError(f"{kind} download: no MISSION_COUNT from the vehicle after {retries + 1} "
-                                   f"requests; the link may be lost")
+        raise MissionTransferError(f"{kind} download: no MISSION_COUNT from the vehicle within {stall:g} s; "
+                                   "the link may be lost")
     got: dict[int, MissionItem] = {}
-    asked: dict[int, float] = {}
-    tries: dict[int, int] = {}
+    asked_at: dict[int, float] = {}
+    asked_twice: set[int] = set()  # Karn: an answer to a repeated request says nothing about the RTT
+    progress_at = time.monotonic()
     while len(got) < count:
         now = time.monotonic()
-        missing = [s for s in range(count) if s not in got]
-        for seq in missing[:window]:
-            if seq in asked and now - asked[seq] < item_timeout:
+        if now - progress_at > stall:
+            missing = next(s for s in range(count) if s not in got)
+            raise MissionTransferError(f"{kind} download: item {missing} of {count} never arrived "
+                                       f"(nothing new for {stall:g} s); the link may be lost", None, missing)
+        wait = pacer.wait()
+        for seq in [s for s in range(count) if s not in got][:window]:
+            if seq in asked_at and now - asked_at[seq] < wait:
                 continue
-            tries[seq] = tries.get(seq, 0) + 1
-            if tries[seq] > retries + 1:
-                raise MissionTransferError(f"{kind} download: item {seq} of {count} never arrived "
-                                           f"({retries} re-requests); the link may be lost", None, seq)
-            if seq in asked:
+            if seq in asked_at:
                 stats.resends += 1
+                asked_twice.add(seq)
             link.mav.mission_request_int_send(link.target_system, link.target_component, seq, mission_type)
             stats.sent += 1
-            asked[seq] = now
+            asked_at[seq] = now
         try:
             msg = link.recv(("MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"),
-                            where=lambda m: _is_for(m, mission_type), timeout=item_timeout)
+                            where=lambda m: _is_for(m, mission_type), timeout=wait)
         except LinkTimeout:
+            pacer.misses = min(pacer.misses + 1, 4)
             continue
         stats.received += 1
         if msg.get_type() == "MISSION_ACK":
@@ -228,6 +307,9 @@ def download(link: Link, mission_type: int = mavlink.MAV_MISSION_TYPE_MISSION, *
             continue
         if 0 <= msg.seq < count and msg.seq not in got:
             got[msg.seq] = _item_from_msg(msg)
+            if msg.seq not in asked_twice:
+                pacer.sample(time.monotonic() - asked_at.get(msg.seq, now))
+            progress_at = time.monotonic()
             if progress:
                 progress(len(got), count)
     link.mav.mission_ack_send(link.target_system, link.target_component, mavlink.MAV_MISSION_ACCEPTED,

@@ -75,13 +75,16 @@ def upload_plan(link: Link, plan: Plan, *, verify: bool = True, timeout: float =
         try:
             report.stats[kind] = upload(link, items, mtype, timeout=timeout, retries=retries, progress=cb)
         except MissionTransferError as exc:
-            if exc.result is None:
-                # Silence at the end may only be a lost final ACK: the vehicle's copy decides.
-                got = _reread(link, mtype)
-                if got is not None and compare(items, got, skip_first=kind == "mission" and skip_home) is None:
-                    report.stats[kind] = TransferStats(seconds=float("nan"))
-                    continue
-            raise MissionTransferError(f"{exc}; {_holds(link, kind, mtype)}", exc.result, exc.seq) from None
+            # Never assume what the vehicle holds after a failure: read it back. Silence at the very
+            # end may only be a lost final ACK, and then the vehicle's copy is the one we sent.
+            got = _reread(link, mtype)
+            if exc.result is None and got is not None and \
+                    compare(items, got, skip_first=kind == "mission" and skip_home) is None:
+                report.stats[kind] = TransferStats(seconds=float("nan"))
+                continue
+            holds = (f"the vehicle's {kind} could not be read back: treat it as unknown and upload again"
+                     if got is None else f"the vehicle now holds a {kind} of {len(got)} items (re-read from it)")
+            raise MissionTransferError(f"{exc}; {holds}", exc.result, exc.seq) from None
         if verify:
             got = download(link, mtype, timeout=timeout, retries=retries)
             diff = compare(items, got, skip_first=kind == "mission" and skip_home)
@@ -97,13 +100,6 @@ def _reread(link: Link, mtype: int) -> list[MissionItem] | None:
         return download(link, mtype, timeout=2.0, retries=3)
     except LinkError:
         return None
-
-
-def _holds(link: Link, kind: str, mtype: int) -> str:
-    got = _reread(link, mtype)
-    if got is None:
-        return f"the vehicle's {kind} could not be read back: treat it as unknown and upload again"
-    return f"the vehicle now holds a {kind} of {len(got)} items (re-read from it)"
 
 
 def download_plan(link: Link, *, timeout: float = 1.5, retries: int = 5) -> Plan:

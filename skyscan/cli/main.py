@@ -10,7 +10,7 @@ from enum import IntEnum
 
 import typer
 
-from skyscan.cli import cameras, demo, link, plan
+from skyscan.cli import cameras, demo, link, plan, sitl
 from skyscan.cli.display import console
 from skyscan.errors import SkyscanError
 
@@ -39,6 +39,7 @@ app.command("demo")(demo.run_demo)
 app.command("upload")(link.upload)
 app.command("download")(link.download)
 app.command("fly")(link.fly)
+app.command("sitl")(sitl.run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ def test_parse_endpoint(url, expected):
 @pytest.mark.parametrize("url", ["", "14550", "http://x:1", "tcp:host", "udpin:host:0", "udpout:h:70000",
                                  "/usr/bin/evil.elf"])
 def test_bad_connection_strings(url):
-    with pytest.raises(InputError, match="udpin:0.0.0.0:14550"):
+    with pytest.raises(InputError, match=r"udpin:0\.0\.0\.0:14550"):
         parse_endpoint(url)
 
 
