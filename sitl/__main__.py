@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                                 mission_request=args.mission_request, max_items=args.max_items, sysid=args.sysid,
                                 rate=args.rate, params=args.param, start_time=args.start_time,
                                 ekf_delay=args.ekf_delay, plugins=args.plugin, status_every=args.status_every,
-                                world=args.world, camera=args.camera, photo_size=args.photo_size)
+                                world=args.world, camera=args.camera, photo_size=args.photo_size,
+                                world_extent=args.world_extent)
         return run_sitl(options)
     except SkyscanError as exc:
         print(f"error: {exc}", file=sys.stderr)

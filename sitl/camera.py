@@ -342,7 +342,8 @@ def plugin(options) -> SimCamera:
     if world_dir:
         world = World.from_geotiffs(Path(world_dir) / "ortho.tif", Path(world_dir) / "dem.tif")
     else:
-        world = World.generate(options.home_lon, options.home_lat, seed=options.seed, ground_alt_m=options.home_alt)
+        world = World.generate(options.home_lon, options.home_lat, seed=options.seed, ground_alt_m=options.home_alt,
+                               extent_m=getattr(options, "world_extent_m", 1500.0))
     log_dir = getattr(options, "log_dir", None)
     out = Path(log_dir) / "photos" if log_dir else Path("photos")
     return SimCamera(world, getattr(options, "camera", None) or "mavic3e", out,

@@ -22,7 +22,7 @@ def build_options(*, home: str | None, listen: list[str], udp_out: list[str], sp
                   max_items: int = 718, sysid: int = 1, rate: float = 100.0, params: list[str] | None = None,
                   start_time: float | None = None, ekf_delay: float = 5.0, plugins: list[str] | None = None,
                   status_every: float = 30.0, world: Path | None = None, camera: str | None = None,
-                  photo_size: str | None = None) -> SitlOptions:
+                  photo_size: str | None = None, world_extent: float = 1500.0) -> SitlOptions:
     """Parse and check every option; InputError names the first bad one."""
     opts = SitlOptions()
     if home is not None:
@@ -52,6 +52,7 @@ def build_options(*, home: str | None, listen: list[str], udp_out: list[str], sp
     opts.world = world
     opts.camera = camera
     opts.photo_size = parse_size(photo_size) if photo_size else None
+    opts.world_extent_m = world_extent
     if (world is not None or camera or photo_size) and not opts.plugins:
         opts.plugins = [CAMERA_PLUGIN]  # a world or a camera means: fly with the simulated camera
     opts.status_every_s = max(status_every, 0.5)
@@ -86,5 +87,7 @@ def parser() -> argparse.ArgumentParser:
                                               "turns the simulated camera on.")
     p.add_argument("--camera", help="Catalogue camera of the simulated camera (turns it on).")
     p.add_argument("--photo-size", help="WIDTHxHEIGHT of rendered photos (smaller = faster), e.g. 640x480.")
+    p.add_argument("--world-extent", type=float, default=1500.0,
+                   help="Side in metres of the procedural world around home (smaller builds faster).")
     p.add_argument("--status-every", type=float, default=30.0, help="Seconds between status lines on stderr.")
     return p

@@ -64,6 +64,7 @@ class SitlOptions:
     world: Path | None = None
     camera: str | None = None
     photo_size: tuple[int, int] | None = None
+    world_extent_m: float = 1500.0  # side of the procedural world around home (smaller = faster to build)
 
     def endpoints(self) -> list[Endpoint]:
         """All endpoints with the -I offset applied."""

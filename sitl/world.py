@@ -1005,11 +1005,13 @@ def _layout(spec: WorldSpec, ext: float, home: tuple[float, float], rngs) -> dic
             inside = shapely.contains_xy(g, pts[:, 0], pts[:, 1])
             for px, py in pts[inside]:
                 trees.append(np.array([px, py, rf.uniform(2.0, 4.0), rf.uniform(10, 20)]))
-        elif rf.random() < 0.35:  # hedgerow along the field boundary
-            ring = g.exterior
-            for s in np.arange(0, ring.length, rf.uniform(5, 9)):
-                p = ring.interpolate(s)
-                trees.append(np.array([p.x, p.y, rf.uniform(1.5, 3.0), rf.uniform(4, 9)]))
+        elif rf.random() < 0.35:  # hedgerow along the field boundary (a field cut by a road has parts)
+            step = rf.uniform(5, 9)
+            for part in shapely.get_parts(g):
+                ring = part.exterior
+                for s in np.arange(0, ring.length, step):
+                    p = ring.interpolate(s)
+                    trees.append(np.array([p.x, p.y, rf.uniform(1.5, 3.0), rf.uniform(4, 9)]))
         if rf.random() < 0.3:  # a farm track along one side
             layers["gravel"].append(LineString(xy[:2]).buffer(1.6, cap_style="flat"))
 

@@ -34,7 +34,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from skyscan.errors import InputError, LinkError, LinkTimeout
 
-__all__ = ["Endpoint", "Link", "VehicleInfo", "connect", "mavlink", "parse_endpoint"]
+__all__ = ["Endpoint", "Link", "VehicleInfo", "connect", "mavlink", "mavutil", "parse_endpoint"]
 
 SCHEMES = ("udpin", "udpout", "tcp", "tcpin", "serial")
 GCS_SYSTEM, GCS_COMPONENT = 255, 190  # MAV_COMP_ID_MISSIONPLANNER, as ground stations use

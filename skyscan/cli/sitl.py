@@ -34,10 +34,12 @@ def run(
                                                              "procedural world); turns the simulated camera on."),
     camera: str | None = typer.Option(None, "--camera", help="Catalogue camera of the simulated camera."),
     photo_size: str | None = typer.Option(None, "--photo-size", help="WIDTHxHEIGHT of rendered photos, e.g. 640x480."),
+    world_extent: float = typer.Option(1500.0, "--world-extent", help="Side of the procedural world around home, m."),
 ) -> None:
     """Run a simulated ArduCopter on real sockets until Ctrl-C / SIGTERM."""
     options = build_options(home=home, listen=listen, udp_out=udp_out, speedup=speedup, wind=wind, seed=seed,
                             log_dir=log_dir, instance=instance, mission_request=mission_request,
                             max_items=max_items, sysid=sysid, params=param, start_time=start_time,
-                            ekf_delay=ekf_delay, plugins=plugin, world=world, camera=camera, photo_size=photo_size)
+                            ekf_delay=ekf_delay, plugins=plugin, world=world, camera=camera, photo_size=photo_size,
+                            world_extent=world_extent)
     raise typer.Exit(run_sitl(options))
