@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = {"plan": "benchmarks.plan"}
+BENCHMARKS = {"plan": "benchmarks.plan", "logs": "benchmarks.logs", "link": "benchmarks.link"}
 
 
 def main(argv: list[str]) -> int:
