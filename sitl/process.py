@@ -11,6 +11,7 @@ Ports default to 0 (any free port): the real ones are read from the process's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,13 +39,15 @@ class SitlProcess:
 
     def __init__(self, home: tuple[float, ...] | None = None, speedup: float = 1.0,
                  listen: list[str] | None = None, log_dir: str | os.PathLike | None = None,
-                 args: list[str] | None = None, startup_timeout: float = 20.0, python: str | None = None):
+                 args: list[str] | None = None, startup_timeout: float = 20.0, python: str | None = None,
+                 stop_timeout: float = 10.0):
         self.home = home
         self.speedup = speedup
         self.listen = listen or ["tcp:127.0.0.1:0"]
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.args = list(args or [])
         self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout  # the simulated camera finishes its photos after SIGTERM
         self.python = python or sys.executable
         self.proc: subprocess.Popen | None = None
         self.endpoints: list[Endpoint] = []
@@ -73,7 +76,9 @@ class SitlProcess:
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
         self._stderr = open(stderr_path, "w")  # noqa: SIM115 - closed in stop()
         self.stderr_path = stderr_path
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env)
+        # Its own process group, so that stopping it also stops the camera's render workers.
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env,
+                                     start_new_session=True)
         deadline = time.monotonic() + self.startup_timeout
         lines: list[str] = []
         done = threading.Event()
@@ -121,22 +126,28 @@ class SitlProcess:
         ep = self.endpoint(scheme)
         return f"tcp:{ep.host}:{ep.port}" if scheme == "tcp" else f"udpout:{ep.host}:{ep.port}"
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM and wait; SIGKILL if it does not exit within ``timeout``. Returns the exit status."""
+    def stop(self, timeout: float | None = None) -> int | None:
+        """SIGTERM and wait (``timeout``, default ``stop_timeout``: the simulated camera writes its last
+        photos after SIGTERM); then SIGKILL the whole process group. Returns the exit status."""
         proc = self.proc
         if proc is None:
             return self.returncode
+        timeout = self.stop_timeout if timeout is None else timeout
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10.0)
+        with contextlib.suppress(ProcessLookupError):  # render workers left behind by a crash
+            os.killpg(proc.pid, signal.SIGKILL)
         self.returncode = proc.returncode
         if self._reader is not None:
-            self._reader.join(timeout)
-        if proc.stdout is not None:
+            self._reader.join(10.0)
+        # Closing a pipe that the reader thread still blocks on would deadlock on the buffer lock.
+        if proc.stdout is not None and (self._reader is None or not self._reader.is_alive()):
             proc.stdout.close()
         self._stderr.close()
         self.proc = None

@@ -78,7 +78,8 @@ def download(
                     f"{len(plan.rally)} rally points -> {output}")
 
 
-def _status_table(s: FlightState) -> Table:
+def status_table(s: FlightState) -> Table:
+    """The live flight display: mode, item, altitude, speed, battery, photos, last warning."""
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")
     t.add_column()
@@ -120,8 +121,8 @@ def fly(
         state = FlightState(total=len(plan.items) + 1)
         while True:
             try:
-                with Live(_status_table(state), console=out, refresh_per_second=4, transient=False) as live:
-                    monitor(link, state, on_update=lambda s: live.update(_status_table(s)))
+                with Live(status_table(state), console=out, refresh_per_second=4, transient=False) as live:
+                    monitor(link, state, on_update=lambda s: live.update(status_table(s)))
                 break
             except KeyboardInterrupt:
                 if yes or typer.confirm("Send RTL (return to launch) now?", default=True):

@@ -100,10 +100,10 @@ def test_cameras_lists_catalogue(capsys):
 
 
 def test_demo_writes_everything(capsys, tmp_path):
-    code, _, err = run(capsys, "demo", "-o", tmp_path / "demo")
+    code, _, err = run(capsys, "demo", "--no-fly", "-o", tmp_path / "demo")
     assert code == 0, err
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["coverage.tif", "survey.geojson", "survey.kml", "survey.plan", "survey.waypoints"]
+    assert names == ["coverage-planned.tif", "survey.geojson", "survey.kml", "survey.plan", "survey.waypoints"]
 
 
 def test_console_entry_points(tmp_path):

@@ -42,7 +42,7 @@ def flight(tmp_path_factory):
     args = ["--camera", "mavic3e", "--photo-size", "320x240", "--world-extent", "400",
             "--param", "BATT_CAPACITY=20000"]
     with SitlProcess(home=(plan.home.lat, plan.home.lon, 584.0, 0.0), speedup=25, log_dir=tmp / "sitl",
-                     args=args, startup_timeout=60) as sitl:
+                     args=args, startup_timeout=60, stop_timeout=300) as sitl:
         with connect(sitl.connection_string(), timeout=20, tlog=tmp / "gcs.tlog") as link:
             items = mission_items(link, plan)
             state = fly(link, plan, timeout=900)
