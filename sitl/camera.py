@@ -13,8 +13,7 @@ Files: ``IMG_0001.JPG``, ``IMG_0002.JPG``... for an RGB camera; ``IMG_0001_1.tif
 Gimbal angles are in the earth frame, as a stabilised gimbal holds them: pitch -90 = nadir, roll 0
 = level, ``gimbal_yaw`` the compass heading the camera looks along (DJI's ``GimbalYawDegree``);
 ``SimCamera(gimbal_yaw_relative=True)`` reads it relative to the vehicle heading instead.
-``on_trigger`` accepts this module's :class:`TriggerEvent` or any object with the same fields and
-either ``time_utc`` (unix seconds or a datetime) or ``time_unix_us`` (``sitl.triggers.TriggerEvent``).
+``on_trigger`` takes the vehicle's :class:`sitl.triggers.TriggerEvent`.
 
 Plugging it into a vehicle::
 
@@ -36,7 +35,6 @@ import math
 import multiprocessing
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,48 +45,12 @@ from sensors.catalog import get_camera
 from sensors.photo import BandMeta, PhotoMeta, write_band_tiff, write_jpeg
 from sensors.projection import Attitude, CameraPose, Gimbal, dji_gimbal_angles, grid_convergence_deg, odm_angles
 from sitl.render import Effects, VehiclePose, render, render_bands
+from sitl.triggers import TriggerEvent
 from sitl.world import World, WorldSpec
 from skyscan.atomic import atomic_write_text
 from skyscan.errors import InputError
 
-__all__ = ["SimCamera", "TriggerEvent", "as_trigger_event", "exif_make_model", "plugin", "render_event"]
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerEvent:
-    """The vehicle's state when the shutter fires (angles in degrees, yaw from true north; gimbal
-    angles in the earth frame, ``gimbal_yaw`` a compass heading unless the camera says otherwise)."""
-
-    index: int
-    time_utc: float  # unix seconds
-    lat: float
-    lon: float
-    alt_msl: float
-    alt_rel: float
-    roll: float
-    pitch: float
-    yaw: float
-    gimbal_pitch: float
-    gimbal_roll: float
-    gimbal_yaw: float
-
-
-def as_trigger_event(event) -> TriggerEvent:
-    """This module's :class:`TriggerEvent` from any event with the same fields (duck typing)."""
-    if isinstance(event, TriggerEvent):
-        return event
-    if hasattr(event, "time_unix_us"):
-        t = event.time_unix_us / 1e6
-    else:
-        t = event.time_utc
-        t = t.timestamp() if isinstance(t, datetime) else float(t)
-    names = ("index", "lat", "lon", "alt_msl", "alt_rel", "roll", "pitch", "yaw", "gimbal_pitch", "gimbal_roll",
-             "gimbal_yaw")  # fmt: skip
-    try:
-        values = {n: getattr(event, n) for n in names}
-    except AttributeError as exc:
-        raise InputError(f"camera trigger event lacks a field: {exc}") from None
-    return TriggerEvent(time_utc=float(t), **values)
+__all__ = ["SimCamera", "exif_make_model", "plugin", "render_event"]
 
 
 def exif_make_model(camera: Camera) -> tuple[str, str]:
@@ -140,7 +102,7 @@ def _photo_meta(job: _Job, exposure: float) -> PhotoMeta:
     cy, cp, cr = odm_angles(rot)
     crop = math.hypot(36.0, 24.0) / math.hypot(cam.sensor_width_mm, cam.sensor_height_mm)
     return PhotoMeta(
-        make=make, model=model, time=datetime.fromtimestamp(ev.time_utc, UTC),
+        make=make, model=model, time=ev.time_utc,
         lat=ev.lat, lon=ev.lon, alt=ev.alt_msl, rel_alt=ev.alt_rel,
         focal_length_mm=cam.focal_length_mm, focal_length_35mm=round(cam.focal_length_mm * crop),
         exposure_s=cam.shutter_s * exposure, iso=100.0, fnumber=2.8,
@@ -157,7 +119,7 @@ def render_event(job: _Job) -> list[Path]:
     if job.camera.bands:
         bands = render_bands(world, job.camera, pose, job.gimbal, job.size, effects=job.effects)
         base = _photo_meta(job, 1.0)
-        capture = f"skyscan-{job.event.index:06d}-{int(job.event.time_utc * 1000):d}"
+        capture = f"skyscan-{job.event.index:06d}-{job.event.time_unix_us // 1000:d}"
         paths = []
         for i, b in enumerate(bands, start=1):
             r = b.radiometry
@@ -238,7 +200,6 @@ class SimCamera:
     # -- the hook -------------------------------------------------------------------------------
     def on_trigger(self, event) -> Path:
         """Queue the photo of ``event``; returns its path (of band 1 for a rig) without waiting."""
-        event = as_trigger_event(event)
         gimbal = Gimbal(pitch=event.gimbal_pitch, roll=event.gimbal_roll, yaw=event.gimbal_yaw,
                         yaw_relative=self.yaw_relative, stabilised=self.stabilised)  # fmt: skip
         pose = _event_pose(self.world, event, (0.0, 0.0, 0.0))
@@ -246,7 +207,7 @@ class SimCamera:
         velocity = (0.0, 0.0, 0.0)
         if self._last is not None:
             prev, where = self._last
-            dt = event.time_utc - prev.time_utc
+            dt = (event.time_unix_us - prev.time_unix_us) / 1e6
             if 0 < dt <= 5.0:  # consecutive shots on a line: the mean velocity between them
                 velocity = tuple(float(v) for v in (here - where) / dt)
         self._last = (event, here)
@@ -268,9 +229,9 @@ class SimCamera:
         gy = dji_gimbal_angles(rot)[0]
         conv = grid_convergence_deg(self.world.epsg, ev.lon, ev.lat)
         name = job.path.name if not self.camera.bands else f"{job.path.stem}_*.tif"
-        t = datetime.fromtimestamp(ev.time_utc, UTC).isoformat(timespec="microseconds")
+        t = ev.time_utc.isoformat(timespec="microseconds")
         self._rows.append({
-            "index": ev.index, "file": name, "time_utc": t, "unix_time": f"{ev.time_utc:.6f}",
+            "index": ev.index, "file": name, "time_utc": t, "unix_time": f"{ev.time_unix_us / 1e6:.6f}",
             "lat": f"{ev.lat:.9f}", "lon": f"{ev.lon:.9f}",
             "alt_msl": f"{ev.alt_msl:.4f}", "alt_rel": f"{ev.alt_rel:.4f}",
             "epsg": self.world.epsg, "x": f"{pose.x:.4f}", "y": f"{pose.y:.4f}", "z": f"{pose.z:.4f}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 import time
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -14,8 +13,9 @@ import pytest
 from sensors.catalog import get_camera
 from sensors.photo import read_photo_meta
 from sensors.projection import Gimbal, project_points
-from sitl.camera import SimCamera, TriggerEvent, exif_make_model
+from sitl.camera import SimCamera, exif_make_model
 from sitl.render import Effects, VehiclePose, render, render_bands, trace
+from sitl.triggers import TriggerEvent
 from sitl.world import World
 
 HOME = (-1.3252, 52.952)
@@ -202,7 +202,8 @@ def _events(world, n=3, spacing=20.0):
     out = []
     for i in range(n):
         lon, lat = world.xy_to_lonlat(hx, hy - 20 + i * spacing)
-        out.append(TriggerEvent(index=i + 1, time_utc=1_779_000_000.25 + 2.0 * i, lat=float(lat), lon=float(lon),
+        out.append(TriggerEvent(index=i + 1, sim_time_s=2.0 * i, time_unix_us=1_779_000_000_250_000 + 2_000_000 * i,
+                                lat=float(lat), lon=float(lon), source="single",
                                 alt_msl=world.home_altitude + 90.0, alt_rel=90.0, roll=1.5, pitch=-6.0, yaw=2.0,
                                 gimbal_pitch=-90.0, gimbal_roll=0.0, gimbal_yaw=2.0))  # fmt: skip
     return out
@@ -224,19 +225,17 @@ def test_sim_camera_writes_geotagged_photos_and_truth(world, tmp_path):
         assert m.alt == pytest.approx(e.alt_msl, abs=1e-3) and m.rel_alt == pytest.approx(90.0, abs=0.01)
         assert m.gimbal_pitch == pytest.approx(-90.0, abs=0.01) and m.flight_yaw == pytest.approx(2.0, abs=0.01)
         assert m.camera_pitch == pytest.approx(0.0, abs=0.01) and m.camera_yaw == pytest.approx(2.0, abs=0.01)
-        assert m.time.timestamp() == pytest.approx(e.time_utc, abs=1e-3) and (m.width, m.height) == (528, 396)
+        assert m.time.timestamp() == pytest.approx(e.time_unix_us / 1e6, abs=1e-3) and (m.width, m.height) == (528, 396)
     rows = list(csv.DictReader((tmp_path / "truth.csv").open()))
     assert [r["file"] for r in rows] == [p.name for p in paths]
     assert float(rows[1]["vy"]) == pytest.approx(10.0, abs=0.01)  # 20 m in 2 s, due north
 
 
-def test_sim_camera_multispectral_and_foreign_events(world, tmp_path):
-    """Band TIFFs for a rig; events shaped like sitl.triggers.TriggerEvent are accepted too."""
+def test_sim_camera_multispectral(world, tmp_path):
+    """Band TIFFs for a rig: one per band, one capture id, each band with its own rig offset."""
     e = _events(world, 1)[0]
-    foreign = SimpleNamespace(**{k: getattr(e, k) for k in e.__slots__ if k != "time_utc"},
-                              time_unix_us=int(e.time_utc * 1e6), sim_time_s=12.0, source="distance")  # fmt: skip
     with SimCamera(world, "rededge-p", tmp_path, size=(182, 136), workers=0) as cam:
-        first = cam.on_trigger(foreign)
+        first = cam.on_trigger(e)
     assert first == tmp_path / "IMG_0001_1.tif"
     metas = [read_photo_meta(tmp_path / f"IMG_0001_{i}.tif") for i in range(1, 6)]
     assert [m.band_name for m in metas] == ["Blue", "Green", "Red", "Red edge", "NIR"]
