@@ -10,7 +10,7 @@ from enum import IntEnum
 
 import typer
 
-from skyscan.cli import cameras, demo, link, plan, sitl
+from skyscan.cli import cameras, demo, link, logs, plan, sitl
 from skyscan.cli.display import console
 from skyscan.errors import SkyscanError
 
@@ -34,6 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(plan.app, name="plan")
+app.add_typer(logs.app, name="log")
 app.command("cameras")(cameras.list_cameras)
 app.command("demo")(demo.run_demo)
 app.command("upload")(link.upload)

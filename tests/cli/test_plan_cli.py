@@ -115,3 +115,20 @@ def test_console_entry_points(tmp_path):
     res = subprocess.run([sys.executable, "-m", "skyscan", "plan", "survey", str(bow), "-c", "nope", "--alt", "80",
                           "-o", str(tmp_path / "a.plan")], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and res.stderr.startswith("error: unknown camera") and "Traceback" not in res.stderr
+
+
+def test_log_summary_and_export(capsys, tmp_path, shared_data):
+    log = shared_data / "flight_logs" / "ardupilot_bin_h3ct0r_px4tools" / "16-07-13_17-52-16.bin"
+    code, out, err = run(capsys, "log", "summary", log)
+    assert code == 0, err
+    assert "modes:" in out and "LOITER" in out and "Frame: OCTA_QUAD" in out
+    code, _, err = run(capsys, "log", "export", log, "-o", tmp_path / "track.gpx")
+    assert code == 0, err
+    assert "<gpx" in (tmp_path / "track.gpx").read_text()
+
+
+def test_log_garbage_exit_2(capsys, tmp_path):
+    bad = tmp_path / "x.tlog"
+    bad.write_bytes(b"garbage" * 10)
+    code, _, err = run(capsys, "log", "summary", bad)
+    assert code == 2 and "not a flight log" in err
