@@ -34,7 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from skyscan.errors import LogFormatError
 
-from .framing import is_member, lone_outliers, select_records
+from .framing import is_member, lone_outliers, map_file, select_records
 from .gpstime import gps_to_unix
 from .tables import Log, Skipped, Table
 
@@ -96,11 +96,7 @@ def read_dataflash(path: str | os.PathLike, types: Iterable[str] | None = None) 
     Raises :class:`LogFormatError` when the file cannot be read or holds no usable record.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        buf = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-    except OSError as exc:
-        raise LogFormatError(f"cannot read {path}: {exc.strerror or exc}; check the path and permissions") from exc
+    buf = map_file(path)
     return parse_dataflash(buf, types=types, path=path)
 
 

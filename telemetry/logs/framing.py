@@ -13,7 +13,12 @@ next trusted record.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
+
+from skyscan.errors import LogFormatError
 
 __all__ = ["chain_to_anchors", "greedy_disjoint", "is_member", "lone_outliers", "select_records"]
 
@@ -137,3 +142,13 @@ def lone_outliers(t: np.ndarray, tolerance: float) -> np.ndarray:
     bad[0] = abs(t[0] - t[1]) > tolerance and abs(t[1] - t[2]) <= tolerance
     bad[-1] = abs(t[-1] - t[-2]) > tolerance and abs(t[-2] - t[-3]) <= tolerance
     return bad
+
+
+def map_file(path: str | os.PathLike) -> np.ndarray:
+    """The bytes of ``path`` as a read-only memory map (an empty array for an empty file)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        return np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+    except OSError as exc:
+        raise LogFormatError(f"cannot read {path}: {exc.strerror or exc}; check the path and permissions") from exc

@@ -33,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from skyscan.errors import InputError, LogFormatError
 
 from .crc import crc_accumulate_byte, crc_rows
-from .framing import chain_to_anchors, is_member, lone_outliers, select_records
+from .framing import chain_to_anchors, is_member, lone_outliers, map_file, select_records
 from .mavlink_defs import Dialect, MessageDef, load_dialect
 from .tables import Log, Skipped, Table
 
@@ -56,11 +56,7 @@ def read_tlog(path: str | os.PathLike, types: Iterable[str] | None = None, diale
     :class:`InputError` for a message name the dialect does not define.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        buf = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-    except OSError as exc:
-        raise LogFormatError(f"cannot read {path}: {exc.strerror or exc}; check the path and permissions") from exc
+    buf = map_file(path)
     return parse_tlog(buf, types=types, dialect=dialect, path=path)
 
 
