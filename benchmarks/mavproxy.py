@@ -65,7 +65,10 @@ def mavproxy_command() -> list[str] | None:
     Prefers the ``mavproxy.py`` script installed beside this Python (what users run), else
     ``python -m MAVProxy.mavproxy``.
     """
-    if importlib.util.find_spec("MAVProxy") is None:
+    try:
+        if importlib.util.find_spec("MAVProxy") is None:
+            return None
+    except (ImportError, ValueError):  # a broken or blocked installation counts as none
         return None
     script = Path(sys.executable).parent / "mavproxy.py"
     if not script.is_file():
