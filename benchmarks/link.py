@@ -16,9 +16,19 @@ of the SITL's UDP port, with the same seed, loss in each direction and small dup
   request, so these runs would otherwise only end at the cap). The vehicle is watched for that over a
   clean TCP link with MISSION_REQUEST_LIST, which it answers DENIED while an upload is in progress.
 
+Non-final ACKs (INVALID_SEQUENCE for a duplicated item, DENIED) are not failures: ArduPilot carries on.
+
+Two reference rows come first: 0 % loss *without* duplicates or reordering, i.e. the protocols alone.
+Note that the relay holds a "reordered" datagram until the next one in the same direction: for a
+stop-and-wait sender such as MAVProxy (one item per request, 1 Hz heartbeat otherwise) a held item
+waits up to the vehicle's 1 s re-request, which is what the 0 % rows with 2 % reordering show.
+
 After every run the vehicle's mission is downloaded over a clean TCP link and compared with what the
-tool was given ("verified"), then cleared. Times are medians over the verified runs of a cell.
-``python -m benchmarks link`` runs the default grid; ``python -m benchmarks.link --help`` for options.
+tool was given ("verified"), then cleared. Times are medians over the verified runs of a cell; a tool's
+runs in a cell are repeated (up to ``--repeats``) while they succeed and took less than ``--cell-budget``
+seconds in all. ``python -m benchmarks link`` runs the default grid (about 10 minutes, most of it MAVProxy
+runs that end at the 120 s cap); ``python -m benchmarks.link --help`` for options (``--cap``, ``--loss``,
+``--n``, ``--repeats``).
 """
 
 from __future__ import annotations
