@@ -80,7 +80,8 @@ def write_positions_csv(path, positions: Iterable[PhotoPosition]) -> Path:
                     _cell(p.roll, 4), _cell(p.pitch, 4), _cell(p.yaw, 4), _cell(p.camera_yaw, 4),
                     _cell(p.camera_pitch, 4), _cell(p.camera_roll, 4), p.source, p.event_index,
                     int(p.interpolated)])  # fmt: skip
-    return atomic_write_text(Path(path), buf.getvalue())
+    atomic_write_text(path, buf.getvalue())
+    return Path(path)
 
 
 def _float(row: dict, key: str, where: str) -> float:
