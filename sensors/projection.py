@@ -66,6 +66,7 @@ __all__ = [
     "odm_angles",
     "pixel_rays",
     "project_points",
+    "rotation_from_odm",
     "rotation_ned",
 ]
 
@@ -146,6 +147,16 @@ def odm_angles(rotation: np.ndarray) -> tuple[float, float, float]:
     """
     r_ned_cv = _ENU_FROM_NED @ rotation
     return _euler_zyx(r_ned_cv @ _ODM_FROM_CV.T)
+
+
+def rotation_from_odm(yaw: float, pitch: float, roll: float, grid_convergence: float = 0.0) -> np.ndarray:
+    """Rotation *world (ENU) <- camera (OpenCV)* of ODM / Pix4D ``Camera:`` angles in degrees.
+
+    The exact inverse of :func:`odm_angles` (pitch 0 = nadir, yaw = true heading of the image
+    top); ``grid_convergence`` (:func:`grid_convergence_deg`) is added to the yaw, as in
+    :func:`camera_rotation`, so the rotation lands in a grid frame such as UTM.
+    """
+    return _ENU_FROM_NED @ rotation_ned(yaw + grid_convergence, pitch, roll) @ _ODM_FROM_CV
 
 
 def dji_gimbal_angles(rotation: np.ndarray) -> tuple[float, float, float]:

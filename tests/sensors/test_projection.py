@@ -209,3 +209,31 @@ def test_heightfield_reflects_beyond_its_edge():
     hf = Heightfield(np.arange(16, dtype=np.float32).reshape(4, 4), 0.0, 4.0, 1.0, edge="reflect")
     assert hf.sample(-0.5, 3.5) == pytest.approx(hf.sample(1.5, 3.5))
     assert np.isnan(hf.sample(-0.5, 3.5, outside=np.nan))
+
+
+@settings(max_examples=80, deadline=None)
+@given(yaw=st.floats(0, 359.99), pitch=st.floats(-85.0, 85.0), roll=st.floats(-85.0, 85.0),
+       convergence=st.floats(-3.0, 3.0))
+def test_rotation_from_odm_inverts_odm_angles(yaw, pitch, roll, convergence):
+    from sensors.projection import rotation_from_odm
+
+    rot = rotation_from_odm(yaw, pitch, roll, grid_convergence=convergence)
+    assert rot @ rot.T == pytest.approx(np.eye(3), abs=1e-12)
+    assert np.linalg.det(rot) == pytest.approx(1.0)
+    y, p, r = odm_angles(rot)
+    assert (y - yaw - convergence + 180) % 360 - 180 == pytest.approx(0, abs=1e-6)
+    assert (p, r) == (pytest.approx(pitch, abs=1e-6), pytest.approx(roll, abs=1e-6))
+    # and the other way: any rotation survives angles -> matrix
+    assert rotation_from_odm(*odm_angles(rot)) == pytest.approx(rot, abs=1e-9)
+
+
+def test_rotation_from_odm_matches_the_gimbal_model():
+    """A nadir photo with the image top to 123 deg, and a 20-deg forward tilt, as the gimbal model builds them."""
+    from sensors.projection import rotation_from_odm
+
+    assert rotation_from_odm(123.0, 0.0, 0.0) == pytest.approx(nadir(yaw=123.0).rotation, abs=1e-12)
+    tilted = CameraPose.from_angles((0, 0, 0), Attitude(yaw=40.0), Gimbal(pitch=-70.0)).rotation
+    assert rotation_from_odm(40.0, 20.0, 0.0) == pytest.approx(tilted, abs=1e-12)
+    # grid convergence turns the yaw exactly as camera_rotation does
+    grid = CameraPose.from_angles((0, 0, 0), Attitude(yaw=40.0), Gimbal(pitch=-70.0), grid_convergence=-1.5).rotation
+    assert rotation_from_odm(40.0, 20.0, 0.0, grid_convergence=-1.5) == pytest.approx(grid, abs=1e-12)

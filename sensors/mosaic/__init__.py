@@ -1,0 +1,1 @@
+"""The map pipeline: posed photos in, georeferenced mosaics out (``skyscan map``)."""
