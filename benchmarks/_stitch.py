@@ -1,0 +1,80 @@
+"""The OpenCV side of the map benchmark, run as its own process: ``python -m benchmarks._stitch``.
+
+``python -m benchmarks._stitch PHOTOS_DIR OUT.jpg [--threads 2] [--mem-cap-mb N]`` reads every
+``*.JPG`` of ``PHOTOS_DIR`` into memory (as the Stitcher needs them), stitches them with
+``cv2.Stitcher_create(cv2.Stitcher_SCANS)`` (affine model for flat scenes, all pairs matched,
+default resolutions: registration at 0.6 MP, compositing at full resolution) on ``--threads``
+OpenCV threads, writes the panorama and prints one JSON line: ``status`` ("ok", "out of memory",
+"error: ...", or the Stitcher's failure code name), the stage timings and the panorama's size.
+
+Only cv2, numpy and the standard library are imported, so the process's memory is the
+Stitcher's. ``--mem-cap-mb`` sets RLIMIT_AS, so an allocation beyond it fails inside OpenCV
+(reported "out of memory") rather than the machine swapping; the parent also watches RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+STATUS = {
+    cv2.Stitcher_OK: "ok",
+    cv2.Stitcher_ERR_NEED_MORE_IMGS: "ERR_NEED_MORE_IMGS",
+    cv2.Stitcher_ERR_HOMOGRAPHY_EST_FAIL: "ERR_HOMOGRAPHY_EST_FAIL",
+    cv2.Stitcher_ERR_CAMERA_PARAMS_ADJUST_FAIL: "ERR_CAMERA_PARAMS_ADJUST_FAIL",
+}
+
+
+def _is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "insufficient memory" in text or "failed to allocate" in text
+
+
+def stitch(photos: Path, out: Path, threads: int) -> dict:
+    """Stitch every JPEG of ``photos`` into ``out``; the result record (see the module docstring)."""
+    cv2.setNumThreads(threads)
+    paths = sorted(p for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    record: dict = {"photos": len(paths), "threads": cv2.getNumThreads()}
+    t0 = time.perf_counter()
+    try:
+        images = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths]
+        record["read_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        stitcher = cv2.Stitcher_create(cv2.Stitcher_SCANS)
+        code, pano = stitcher.stitch(images)
+        record["stitch_s"] = time.perf_counter() - t1
+        record["status"] = STATUS.get(code, f"code {code}")
+        if code == cv2.Stitcher_OK:
+            t2 = time.perf_counter()
+            cv2.imwrite(str(out), pano, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            record["write_s"] = time.perf_counter() - t2
+            record["panorama_px"] = [int(pano.shape[1]), int(pano.shape[0])]
+    except (cv2.error, MemoryError) as exc:
+        record["status"] = "out of memory" if _is_oom(exc) else f"error: {str(exc).strip().splitlines()[-1][:200]}"
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks._stitch", description=__doc__.split("\n\n")[0])
+    ap.add_argument("photos", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mem-cap-mb", type=float, default=0.0, help="address-space limit (0 = none)")
+    args = ap.parse_args(argv)
+    if args.mem_cap_mb > 0:
+        cap = int(args.mem_cap_mb * 1024 * 1024)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    record = stitch(args.photos, args.out, args.threads)
+    print(json.dumps(record), flush=True)
+    return 0 if record["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
