@@ -50,7 +50,7 @@ import numpy as np
 from skyscan.atomic import atomic_path
 from skyscan.errors import InputError
 
-__all__ = ["BandMeta", "PhotoMeta", "parse_xmp", "read_photo_meta", "write_band_tiff", "write_jpeg"]
+__all__ = ["BandMeta", "PhotoMeta", "parse_xmp", "read_photo_meta", "retag_jpeg", "write_band_tiff", "write_jpeg"]
 
 NS = {
     "x": "adobe:ns:meta/",
@@ -699,3 +699,144 @@ def _band_meta(xmp: dict, ifd, black) -> BandMeta | None:
         focal_plane_px_per_mm=fp,
     )
 
+
+
+# =================================================================================================
+# Re-tagging an existing JPEG (geotagging): new GPS EXIF and orientation XMP, image data untouched
+# =================================================================================================
+_SOI, _SOS, _EOI, _APP0, _APP1 = 0xD8, 0xDA, 0xD9, 0xE0, 0xE1
+_EXIF_HEADER = b"Exif\x00\x00"
+_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+_MAX_SEGMENT = 65533  # a JPEG segment's payload (the 2-byte length counts itself)
+
+
+def _jpeg_header_segments(data: bytes, where) -> tuple[list[tuple[int, bytes]], int]:
+    """The marker segments before the first scan as (marker, whole segment bytes), and where the scan starts."""
+    if data[:2] != b"\xff\xd8":
+        raise InputError(f"{where}: not a JPEG file (no start-of-image marker); only JPEG photos can be re-tagged")
+    segments: list[tuple[int, bytes]] = []
+    pos = 2
+    while True:
+        if pos + 2 > len(data) or data[pos] != 0xFF:
+            raise InputError(f"{where}: damaged JPEG (no marker at byte {pos}); re-save it or leave it out")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker in (_SOS, _EOI):
+            return segments, pos
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # stand-alone markers carry no length
+            segments.append((marker, data[pos : pos + 2]))
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 2 or pos + 2 + length > len(data):
+            raise InputError(f"{where}: damaged JPEG (segment 0x{marker:02X} at byte {pos} runs past the end)")
+        segments.append((marker, data[pos : pos + 2 + length]))
+        pos += 2 + length
+
+
+def _segment(marker: int, payload: bytes, where) -> bytes:
+    if len(payload) > _MAX_SEGMENT:
+        raise InputError(f"{where}: metadata block of {len(payload)} bytes does not fit in one JPEG segment "
+                         f"({_MAX_SEGMENT} bytes); strip the maker notes first")  # fmt: skip
+    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _retag_exif(old_payload: bytes | None, meta: PhotoMeta) -> bytes:
+    """The EXIF APP1 payload: the photo's own EXIF with its GPS IFD replaced by ``meta``'s.
+
+    Everything else (make, model, capture time, exposure, maker notes) is kept as the camera wrote
+    it; Pillow re-serialises the directories (an embedded thumbnail, IFD1, is not carried over).
+    """
+    from PIL import Image
+
+    exif = Image.Exif()
+    if old_payload:
+        exif.load(old_payload)
+    gps_new = _exif_dicts(meta, 0, 0)[2]
+    exif.get_ifd(_EXIF_IFD)  # load the Exif sub-IFD so that it is written back
+    gps = exif.get_ifd(_GPS_IFD)
+    gps.clear()
+    gps.update(gps_new)
+    if _GPS_IFD not in exif:
+        exif[_GPS_IFD] = gps  # a photo that had no GPS IFD gets one
+    return exif.tobytes()
+
+
+def _xmp_tag_names(packet: str) -> set[tuple[str, str]]:
+    """(namespace URI, local name) of every attribute and element tag in our own XMP packet."""
+    names = set(re.findall(r"\b([A-Za-z][\w-]*):(\w+)=\"", packet))
+    names |= set(re.findall(r"<([A-Za-z][\w-]*):(\w+)>", packet))
+    return {(NS[p], n) for p, n in names if p in NS and p not in ("x", "rdf")}
+
+
+def _merge_xmp(old_packet: bytes | None, ours: bytes) -> bytes:
+    """``ours`` as the first ``rdf:Description`` of the photo's own XMP, whose copies of our tags are removed.
+
+    The photo keeps every XMP tag we do not write (DJI's calibration, RTK flags, lens data); tags we
+    do write appear once, so no reader can pick a stale value whatever order it reads in. A packet we
+    cannot edit safely (no ``rdf:RDF``, or not well-formed afterwards) is replaced by ours.
+    """
+    new_text = ours.decode("utf-8")
+    start = new_text.find("<rdf:Description")
+    desc = new_text[start : new_text.find("</rdf:Description>") + len("</rdf:Description>")]
+    if not old_packet:
+        return ours
+    old = old_packet.decode("utf-8", "replace")
+    prefixes: dict[str, list[str]] = {}
+    for prefix, uri in re.findall(r"xmlns:([\w.-]+)=\"([^\"]*)\"", old):
+        prefixes.setdefault(uri, []).append(prefix)
+    for uri, local in _xmp_tag_names(desc):
+        for p in prefixes.get(uri, []):
+            q = re.escape(f"{p}:{local}")
+            old = re.sub(rf"\s+{q}=\"[^\"]*\"", "", old)
+            old = re.sub(rf"\s*(?:<{q}(?:\s[^>]*)?/>|<{q}(?:\s[^>]*)?>.*?</{q}>)", "", old, flags=re.DOTALL)
+    # A description left with nothing but namespace declarations says nothing: drop it.
+    empty = r"\s*<rdf:Description(?:\s+(?:xmlns:[\w.-]+|rdf:about)=\"[^\"]*\")*\s*(?:/>|>\s*</rdf:Description>)"
+    old = re.sub(empty, "", old)
+    m = re.search(r"<rdf:RDF\b[^>]*>", old)
+    if m is None:
+        return ours
+    merged = old[: m.end()] + "\n  " + desc + old[m.end() :]
+    start, end = merged.find("<x:xmpmeta"), merged.find("</x:xmpmeta>")
+    try:
+        ET.fromstring(merged[start : end + len("</x:xmpmeta>")] if 0 <= start < end else merged)
+    except ET.ParseError:
+        return ours
+    return merged.encode("utf-8")
+
+
+def retag_jpeg(src, dst, meta: PhotoMeta) -> Path:
+    """Copy the JPEG ``src`` to ``dst`` with new geotags; the compressed image data is copied byte for byte.
+
+    Written from ``meta``: the EXIF GPS IFD (``lat``/``lon``, ``alt`` as GPSAltitude with its Ref,
+    ``gps_time`` (else ``time``) as GPSDateStamp/GPSTimeStamp, all replacing the old GPS IFD) and the
+    orientation XMP of :func:`build_xmp` (``drone-dji:`` gimbal/flight angles and altitudes for DJI and
+    Hasselblad makes, ``Camera:Yaw/Pitch/Roll`` always), merged into the photo's own XMP. The rest of
+    the EXIF, including ``DateTimeOriginal``, stays as the camera wrote it. Segments are spliced
+    (no decode/re-encode, so no generation loss); ``dst`` is written atomically and may equal ``src``.
+    :func:`read_photo_meta` on ``dst`` returns the values written (angles to 0.01 degree in DJI tags,
+    1e-6 in ``Camera:`` tags, altitude to 1 mm, GPS time to 1 ms).
+
+    Raises :class:`InputError` when ``src`` is missing, not a JPEG, or damaged before its first scan.
+    """
+    src, dst = Path(src), Path(dst)
+    try:
+        data = src.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read photo {src}: {exc.strerror or exc}") from None
+    segments, scan = _jpeg_header_segments(data, src)
+    old_exif = next((s[4 + len(_EXIF_HEADER) :] for m, s in segments if m == _APP1 and s[4:10] == _EXIF_HEADER), None)
+    old_xmp = next((s[4 + len(_XMP_HEADER) :] for m, s in segments if m == _APP1 and s[4:33] == _XMP_HEADER), None)
+    kept = [(m, s) for m, s in segments if not (m == _APP1 and (s[4:10] == _EXIF_HEADER or s[4:33] == _XMP_HEADER))]
+    xmp_meta = replace(meta, band=None)  # a JPEG carries no band calibration
+    new = [_segment(_APP1, _EXIF_HEADER + _retag_exif(old_exif, meta)[len(_EXIF_HEADER) :], src),
+           _segment(_APP1, _XMP_HEADER + _merge_xmp(old_xmp, build_xmp(xmp_meta)), src)]  # fmt: skip
+    # JFIF/JFXX APP0 segments stay first (JFIF requires it); EXIF and XMP follow, then the rest as it was.
+    app0 = [s for m, s in kept if m == _APP0]
+    rest = [s for m, s in kept if m != _APP0]
+    out = b"\xff\xd8" + b"".join(app0 + new + rest) + data[scan:]
+    with atomic_path(dst, suffix=dst.suffix or ".jpg") as tmp:
+        tmp.write_bytes(out)
+    return dst

@@ -10,7 +10,7 @@ from enum import IntEnum
 
 import typer
 
-from skyscan.cli import cameras, demo, link, logs, plan, sitl
+from skyscan.cli import cameras, demo, geotag, link, logs, plan, sitl
 from skyscan.cli.display import console
 from skyscan.errors import SkyscanError
 
@@ -41,6 +41,7 @@ app.command("upload")(link.upload)
 app.command("download")(link.download)
 app.command("fly")(link.fly)
 app.command("sitl")(sitl.run)
+app.command("geotag")(geotag.run_geotag)
 
 
 def main(argv: list[str] | None = None) -> int:
