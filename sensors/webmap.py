@@ -272,8 +272,12 @@ class WebMap:
         ])
 
     def write(self, path: str | os.PathLike) -> Path:
-        """Write the page to ``path`` atomically; returns the path."""
-        atomic_write_text(path, self.to_html())
+        """Write the page to ``path`` atomically; returns the path (InputError when it cannot be written)."""
+        try:
+            atomic_write_text(path, self.to_html())
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write the page ({exc.strerror or exc}); check that the folder is "
+                             "writable and the disk has space") from exc
         return Path(path)
 
 

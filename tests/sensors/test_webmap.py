@@ -124,6 +124,10 @@ def test_write_is_atomic_and_returns_path(tmp_path: Path):
     out = _sample_map(10).write(tmp_path / "sub" / "map.html")
     assert out.is_file() and out.read_text("utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in out.parent.iterdir()] == ["map.html"]  # no temporary file left
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="cannot write"):
+        _sample_map(10).write(blocker / "map.html")  # a file where a folder should be
 
 
 def test_browser_builds_every_layer(tmp_path: Path, chromium):  # noqa: F811 - fixture

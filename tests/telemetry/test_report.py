@@ -61,8 +61,8 @@ def _samples() -> list[tuple[float, float, float, int, int | None, bool]]:
         s.append((float(x), 400.0 + OFFSETS[k % 2], ALT + 10 * x / 100, COPTER_AUTO, None, True))
         k += 1
     s[-1] = (*s[-1][:4], 3, True)
-    for y in range(380, 19, -5):  # leg 3, south along x = 100
-        s.append((100.0 + OFFSETS[k % 2], float(y), ALT, COPTER_AUTO, None, True))
+    for y in range(380, 19, -5):  # leg 3, south along x = 100, descending 40 -> 30 m
+        s.append((100.0 + OFFSETS[k % 2], float(y), ALT + 10 * y / 400, COPTER_AUTO, None, True))
         k += 1
     s[-1] = (*s[-1][:4], 4, True)
     s += [(200.0, 200.0, ALT, COPTER_RTL, None, False)] * 5  # after the last item: off the plan, excluded
@@ -156,12 +156,14 @@ def test_known_offsets_give_known_statistics(survey):
     # 80 samples 2 m off and 79 samples 6 m off
     assert ct.mean_m == pytest.approx((80 * 2 + 79 * 6) / 159, abs=0.02)
     assert ct.rms_m == pytest.approx(math.sqrt((80 * 4 + 79 * 36) / 159), abs=0.02)
-    # planned altitude at each sample, from its position along the path: 30 m, then 30 -> 40 m on leg 2
+    # planned altitude at each sample, from its position along the path: 30 m, 30 -> 40 m, 40 -> 30 m, as flown
     trk = report.flight.track
     leg2 = [i for i, s in enumerate(samples) if s[5] and abs(s[1] - 400) <= 6]
     expected = [ALT + 10 * samples[i][0] / 100 for i in leg2]
     np.testing.assert_allclose(report.planned_rel[leg2], expected, atol=0.05)
-    np.testing.assert_allclose(trk["alt_rel"][leg2], expected, atol=0.01)
+    flown = np.flatnonzero(in_mission)
+    np.testing.assert_allclose(report.planned_rel[flown], trk["alt_rel"][flown], atol=0.05)
+    assert np.ptp(report.planned_rel[flown]) == pytest.approx(9.5, abs=0.1)  # 30 m up to 39.5 m
 
 
 def test_mission_windows_from_modes_and_reached_items(survey):
