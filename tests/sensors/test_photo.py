@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from sensors.photo import BandMeta, PhotoMeta, parse_xmp, read_photo_meta, write_band_tiff, write_jpeg
+from sensors.photo import (
+    BandMeta,
+    PhotoMeta,
+    _jpeg_header_segments,
+    parse_xmp,
+    read_photo_meta,
+    retag_jpeg,
+    write_band_tiff,
+    write_jpeg,
+)
 from skyscan.errors import InputError
 
 T0 = datetime(2026, 5, 17, 9, 41, 27, 345000, tzinfo=UTC)
@@ -205,3 +215,82 @@ def test_real_photo_with_stripped_xmp(shared_data):
     m = read_photo_meta(path)
     assert m.has_position and m.gimbal_pitch is None and m.alt is None
     assert m.problems == ("no GPS altitude",)
+
+
+# -- retag_jpeg: new geotags in a copy, image data untouched ----------------------------------------
+def _scan(path) -> bytes:
+    """The compressed image from its first scan on (the EXIF may hold a thumbnail with its own scan)."""
+    data = path.read_bytes()
+    return data[_jpeg_header_segments(data, path)[1] :]
+
+
+def test_retag_round_trip_keeps_image_and_camera_tags(tmp_path):
+    rgb = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    src = write_jpeg(tmp_path / "src.jpg", rgb, PhotoMeta(make="DJI", model="M3E", time=T0, focal_length_mm=12.29))
+    before = src.read_bytes()
+    new = dji_meta(time=None, gps_time=T0, lat=-35.3629876543, lon=149.1651234567, alt=623.456, rel_alt=39.5,
+                   camera_yaw=268.123456, camera_pitch=0.5, camera_roll=-0.25)  # fmt: skip
+    dst = retag_jpeg(src, tmp_path / "out" / "dst.jpg", new)
+    assert src.read_bytes() == before and _scan(dst) == _scan(src)  # original untouched, scan copied verbatim
+    got = read_photo_meta(dst)
+    assert got.lat == pytest.approx(new.lat, abs=1e-10) and got.lon == pytest.approx(new.lon, abs=1e-10)
+    assert got.alt == pytest.approx(623.456, abs=1e-3) and got.gps_time == T0
+    assert (got.camera_yaw, got.camera_pitch, got.camera_roll) == (268.123456, 0.5, -0.25)
+    for name in ("gimbal_pitch", "gimbal_yaw", "flight_yaw", "flight_pitch", "rel_alt"):
+        assert getattr(got, name) == pytest.approx(getattr(new, name), abs=0.005), name
+    # The camera's own tags stay: make, model, capture time (its clock), focal length.
+    assert (got.make, got.model, got.time, got.focal_length_mm) == ("DJI", "M3E", T0, pytest.approx(12.29))
+    assert got.problems == ()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dst.jpg"]
+
+
+def test_retag_replaces_old_tags_and_keeps_foreign_xmp(tmp_path):
+    src = write_jpeg(tmp_path / "a.jpg", np.zeros((16, 16, 3), np.uint8), dji_meta())
+    once = retag_jpeg(src, tmp_path / "b.jpg", dji_meta(lat=10.5, lon=20.25, gimbal_yaw=12.0, camera_yaw=12.0))
+    twice = retag_jpeg(once, once, dji_meta(lat=11.5, lon=21.25, gimbal_yaw=13.0, camera_yaw=13.0))  # in place
+    data = twice.read_bytes()
+    assert data.count(b"Exif\x00\x00") == 1 and data.count(b"<x:xmpmeta") == 1
+    assert data.count(b"GimbalYawDegree") == 1 and data.count(b"<Camera:Yaw>") == 1
+    got = read_photo_meta(twice)
+    assert (got.lat, got.lon, got.gimbal_yaw, got.camera_yaw) == (pytest.approx(11.5), pytest.approx(21.25), 13.0, 13.0)
+    # Tags we do not write survive: give the photo's own packet a foreign attribute (same length, so
+    # the segment length stays valid) and retag it.
+    foreign = tmp_path / "c.jpg"
+    assert data.count(b'rdf:about="skyscan"') == 1
+    foreign.write_bytes(data.replace(b'rdf:about="skyscan"', b'drone-dji:RtkFl="5"'))
+    assert parse_xmp(foreign.read_bytes())["drone-dji:RtkFl"] == "5"
+    out = retag_jpeg(foreign, tmp_path / "d.jpg", dji_meta(camera_yaw=1.0)).read_bytes()
+    tags = parse_xmp(out)
+    assert tags["drone-dji:RtkFl"] == "5" and tags["Camera:Yaw"] == "1.000000" and out.count(b"<Camera:Yaw>") == 1
+
+
+def test_retag_real_photos_keep_their_own_tags(shared_data, tmp_path):
+    src = shared_data / "survey_photos" / "webodm_fixtures" / "tiny_drone_image.jpg"
+    old = read_photo_meta(src)
+    dst = retag_jpeg(src, tmp_path / "t.jpg", replace(old, lat=41.5, lon=-8.25, alt=120.0, camera_yaw=90.0,
+                                                      camera_pitch=1.0, camera_roll=2.0))  # fmt: skip
+    got = read_photo_meta(dst)
+    assert (got.lat, got.lon, got.alt) == (pytest.approx(41.5), pytest.approx(-8.25), pytest.approx(120.0))
+    assert (got.camera_yaw, got.camera_pitch, got.camera_roll) == (90.0, 1.0, 2.0)
+    assert got.band_names == old.band_names and got.gps_xy_accuracy == pytest.approx(old.gps_xy_accuracy, abs=1e-3)
+    assert got.make == "Canon" and _scan(dst) == _scan(src)
+    # A real DJI frame: its gimbal quirk (+0.00 on a nadir photo) is replaced, its other XMP kept.
+    dji = shared_data / "survey_photos" / "dji_mini2_nottingham_rdslauder" / "DJI_0753.JPG"
+    old = read_photo_meta(dji)
+    dst = retag_jpeg(dji, tmp_path / "DJI_0753.JPG", replace(old, gimbal_pitch=-90.0, camera_pitch=0.0,
+                                                           camera_yaw=174.4, camera_roll=0.0))  # fmt: skip
+    got, tags = read_photo_meta(dst), parse_xmp(dst.read_bytes())
+    assert got.gimbal_pitch == -90.0 and got.odm_ypr() == (174.4, 0.0, 0.0)
+    assert tags["drone-dji:CamReverse"] == "0" and tags["crs:Version"] == "7.0" and tags["tiff:Model"] == "FC7303"
+    assert got.lat == pytest.approx(old.lat, abs=1e-9) and got.lon == pytest.approx(old.lon, abs=1e-9)
+    assert got.time == old.time and got.alt == pytest.approx(old.alt, abs=1e-3)
+    assert _scan(dst) == _scan(dji)
+
+
+def test_retag_refuses_non_jpeg(tmp_path):
+    tif = write_band_tiff(tmp_path / "b.tif", np.zeros((8, 8), np.uint16), dji_meta())
+    with pytest.raises(InputError, match="not a JPEG"):
+        retag_jpeg(tif, tmp_path / "x.jpg", dji_meta())
+    with pytest.raises(InputError, match="cannot read"):
+        retag_jpeg(tmp_path / "missing.jpg", tmp_path / "x.jpg", dji_meta())
+    assert not (tmp_path / "x.jpg").exists()

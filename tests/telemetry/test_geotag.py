@@ -23,7 +23,7 @@ from PIL import Image
 
 from mission.survey import SurveySpec, plan_survey
 from sensors.catalog import get_camera
-from sensors.photo import PhotoMeta, read_photo_meta, write_jpeg
+from sensors.photo import PhotoMeta, _jpeg_header_segments, read_photo_meta, write_jpeg
 from sensors.positions import read_positions_csv
 from sensors.projection import _ENU_FROM_NED, _ODM_FROM_CV, rotation_ned
 from sitl.process import SitlProcess
@@ -116,7 +116,7 @@ def _hash(folder: Path) -> dict[str, str]:
 
 def _scan_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    return data[data.find(b"\xff\xda") :]
+    return data[_jpeg_header_segments(data, path)[1] :]
 
 
 # -- with camera events -----------------------------------------------------------------------------
@@ -213,6 +213,20 @@ def test_match_events_with_drift_and_gaps():
     assert np.array_equal(m["match"], np.flatnonzero(keep))
     assert m["drift"] == pytest.approx(-40e-6, abs=10e-6)
     assert m["confidence"] > 0.99
+
+
+def test_gimbal_options(flight, tmp_path, capsys):
+    photos = camera_copies(flight, tmp_path / "in", drop={p.name for p in flight["photos"][6:]})
+    code, _, err = run(capsys, "geotag", photos, "--log", flight["tlog"], "-o", tmp_path / "o", "--gimbal-pitch=-45")
+    assert code == ExitStatus.OK, err
+    rows = read_positions_csv(tmp_path / "o" / "positions.csv").values()
+    assert all(r.camera_pitch == pytest.approx(45.0, abs=1e-3) for r in rows)
+    assert all(abs((r.camera_yaw - r.yaw + 180) % 360 - 180) < 1e-3 for r in rows)  # follows the heading
+    # A hard-mounted nadir camera tilts with the vehicle: off the stabilised truth by its roll and pitch.
+    fixed = geotag(sorted(photos.iterdir()), flight["flight"], GeotagOptions(fixed_mount=True))
+    err = errors_against_truth(fixed.positions, flight["truth"])[:, 2]
+    tilt = [math.hypot(p.roll, p.pitch) for p in fixed.positions]
+    assert err == pytest.approx(tilt, abs=0.2) and max(tilt) > 1.0
 
 
 # -- without camera events ----------------------------------------------------------------------------
