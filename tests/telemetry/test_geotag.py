@@ -335,6 +335,16 @@ def test_cli_input_errors_exit_2_and_write_nothing(flight, tmp_path, capsys):
     assert not any((tmp_path / f"o{i}").exists() and any((tmp_path / f"o{i}").iterdir()) for i in range(1, 5))
 
 
+def test_a_failure_while_writing_leaves_no_partial_output(flight, tmp_path):
+    photos = camera_copies(flight, tmp_path / "in", drop={p.name for p in flight["photos"][5:]})
+    result = geotag(sorted(photos.iterdir()), flight["flight"])
+    assert len(result.positions) == 5
+    (photos / flight["photos"][3].name).write_bytes(b"\xff\xd8\xff\xe1\xff\xff")  # damaged after the match
+    with pytest.raises(InputError, match="damaged JPEG"):
+        write_geotags(result, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []  # no copies, no positions files, no staging folder
+
+
 # -- the real MRK (no photos of it exist in the shared data: the photos here are made for its events) --------
 def test_real_mrk_events_with_made_photos(shared_data, tmp_path):
     mrk = shared_data / "flight_logs" / "autel_evo2_rtk_mrk_helenenschacht" / "101FTASK_Timestamp.mrk"
