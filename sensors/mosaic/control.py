@@ -122,7 +122,7 @@ def read_control_csv(path) -> ControlPoints:
 
 def _parse_csv(path: Path, text: str) -> ControlPoints:
     lines = text.splitlines()
-    header_line = next((ln for ln in lines if ln.strip()), "")
+    header_line = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
     delimiter = max((",", ";", "\t"), key=header_line.count)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header: list[str] | None = None
