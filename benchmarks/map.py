@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import shutil
@@ -44,8 +45,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import psutil  # installed with dask.distributed
 
+from sensors.catalog import get_camera
 from sitl.photoset import PARAMS_FILE, render_survey
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +167,22 @@ def run_skyscan(n: int, photos: Path, work: Path, workers: int, cap_s: float, me
     return run
 
 
+def expected_panorama_px(photos: Path) -> tuple[int, int]:
+    """Size in pixels of a correct full-resolution mosaic of the set: its ground extent over the GSD.
+
+    From ``truth.csv`` (camera positions) and the camera's footprint; lines run north-south and the
+    photos are landscape with the top forward, so east-west is across the photo.
+    """
+    rec = json.loads((photos / PARAMS_FILE).read_text())
+    cam = get_camera(rec["request"]["camera"])
+    with (photos / "truth.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    x, y, agl = (np.array([float(r[k]) for r in rows]) for k in ("x", "y", "alt_rel"))
+    geo = cam.survey_geometry(float(agl.mean()), 0.0, 0.0)
+    gsd = geo.footprint_across_m / rec["width_px"]
+    return round((np.ptp(x) + geo.footprint_across_m) / gsd), round((np.ptp(y) + geo.footprint_along_m) / gsd)
+
+
 def run_stitcher(n: int, photos: Path, work: Path, threads: int, cap_s: float, mem_cap: int) -> Run:
     """OpenCV's Stitcher (SCANS) on ``photos`` in its own process (benchmarks/_stitch.py)."""
     log = work / f"stitcher-{n}.log"
@@ -183,7 +202,9 @@ def run_stitcher(n: int, photos: Path, work: Path, threads: int, cap_s: float, m
     stages = [f"{k[:-2]} {record[k]:.1f} s" for k in ("read_s", "stitch_s", "write_s") if k in record]
     if "panorama_px" in record:
         w, h = record["panorama_px"]
-        stages.append(f"panorama {w} x {h} px")
+        ew, eh = expected_panorama_px(photos)
+        # Status "ok" only means the Stitcher finished: its size against the truth's is a first check.
+        stages.append(f"panorama {w} x {h} px (the truth's ground extent: about {ew} x {eh} px)")
     run.detail = ", ".join(stages)
     return run
 
@@ -283,14 +304,14 @@ def main(argv: list[str] | None = None) -> int:
                          "also the renderer's processes")  # fmt: skip
     ap.add_argument("--cap-seconds", type=float, default=CAP_S, help="kill a run after this long (default 1200)")
     ap.add_argument("--mem-cap-gb", type=float, default=None,
-                    help="kill a run whose tree RSS passes this (default: 16 GB or 80 %% of the RAM "
+                    help="kill a run whose tree RSS passes this (default: 16 GB or 70 %% of the RAM "
                          "available now, whichever is smaller)")  # fmt: skip
     ap.add_argument("--skip-stitcher", action="store_true", help="run skyscan only")
     ap.add_argument("--skip-skyscan", action="store_true", help="run the Stitcher only")
     ap.add_argument("--keep", action="store_true", help="keep the maps, panoramas and logs (path printed)")
     args = ap.parse_args(argv if argv is not None else [])
 
-    mem_gb = args.mem_cap_gb or min(16.0, 0.8 * psutil.virtual_memory().available / 2**30)
+    mem_gb = args.mem_cap_gb or min(16.0, 0.7 * psutil.virtual_memory().available / 2**30)
     mem_cap = int(mem_gb * 2**30)
     print(f"map benchmark: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.1f} GB RAM; "
           f"{args.workers} workers/threads per tool; caps {args.cap_seconds:.0f} s, {mem_gb:.1f} GB")

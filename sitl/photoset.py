@@ -51,7 +51,7 @@ __all__ = ["DEFAULT_HOME", "SurveyLayout", "plan_layout", "render_survey", "trig
 
 DEFAULT_HOME = (149.1650, -35.3630)  # lon, lat: open country near Canberra, as in the tests
 PARAMS_FILE = "photoset.json"
-_FORMAT = 1  # bump when the poses or the rendering of a set change, so old caches are redone
+_FORMAT = 2  # bump when the poses or the rendering of a set change, so old caches are redone
 _START = datetime(2026, 5, 1, 1, 0, 0, tzinfo=UTC)  # 11:00 local in Canberra: a fixed, sunny start
 _TAKEOFF_S = 60.0  # seconds from boot to the first photo (take-off and the transit to the first line)
 _TURN_S = 8.0  # extra seconds a line change takes over the straight distance (braking, turning)
