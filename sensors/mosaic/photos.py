@@ -98,6 +98,8 @@ _NAN = float("nan")
 class Photo:
     """One posed photo: image path, pose and camera.
 
+    ``time`` is the positions row's UTC time, else EXIF ``DateTimeOriginal`` (timezone-aware only
+    when the file gives an offset: DJI writes local time without one), else the GPS UTC stamp.
     ``lat``/``lon`` WGS84 degrees, ``alt_msl`` metres above mean sea level, ``alt_rel`` metres
     above take-off (NaN when unknown). ``yaw``/``pitch``/``roll`` are degrees in the ODM / Pix4D
     ``Camera:`` convention (pitch 0 = nadir, yaw = true heading of the image top).
@@ -105,7 +107,8 @@ class Photo:
     from (None when built from EXIF focal length or a band's calibration without a catalogue
     match). ``orientation`` says where the angles came from (:data:`ORIENTATIONS`), ``band`` is
     the multispectral band name (None for RGB), ``quality`` the measures of
-    :func:`sensors.mosaic.quality.assess` (None when not measured).
+    :func:`sensors.mosaic.quality.assess` (None when not measured): kept on the photo because
+    :func:`assemble` judges blur against the whole set, after the per-photo tasks have run.
     """
 
     path: Path
