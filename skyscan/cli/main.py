@@ -10,7 +10,7 @@ from enum import IntEnum
 
 import typer
 
-from skyscan.cli import cameras, demo, geotag, link, logs, plan, sitl
+from skyscan.cli import cameras, demo, geotag, link, logs, mapping, plan, sitl
 from skyscan.cli.display import console
 from skyscan.errors import SkyscanError
 
@@ -42,6 +42,7 @@ app.command("download")(link.download)
 app.command("fly")(link.fly)
 app.command("sitl")(sitl.run)
 app.command("geotag")(geotag.run_geotag)
+app.command("map")(mapping.run_map)
 
 
 def main(argv: list[str] | None = None) -> int:
