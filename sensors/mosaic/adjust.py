@@ -350,8 +350,8 @@ def refine_views(
     sigma_z: float = 5.0,
     sigma_att_deg: float = 2.0,
     neighbours: int = 8,
-) -> tuple[list[View], dict]:
-    """Corrected views and the adjustment report (see the module docstring).
+) -> tuple[list[View], dict, np.ndarray]:
+    """Corrected views, the adjustment report (see the module docstring) and the tie points (k, 3).
 
     ``times`` (seconds, one per view) lets the report split seams into along-strip pairs (photos
     taken one after the other) and across-strip pairs (a long gap between them).
@@ -382,7 +382,7 @@ def refine_views(
     if len(ties) < max(1, len(vs) // 4):
         report["applied"] = False
         report["why_not"] = f"only {len(ties)} of {len(pairs)} overlapping pairs matched"
-        return vs, report
+        return vs, report, np.zeros((0, 3))
     prob = _Problem(vs, ties)
     x0 = np.zeros(6 * len(vs) + prob.k)
     before = prob.residuals(x0)
@@ -403,4 +403,5 @@ def refine_views(
     report["correction_median_m"] = round(float(np.median(np.linalg.norm(corr[:, :3], axis=1))), 3)
     report["correction_max_m"] = round(float(np.max(np.linalg.norm(corr[:, :3], axis=1))), 3)
     report["rotation_median_deg"] = round(float(np.degrees(np.median(np.linalg.norm(corr[:, 3:], axis=1)))), 3)
-    return [v.corrected(c) for v, c in zip(vs, corr, strict=True)], report
+    points = prob.points(x)[np.linalg.norm(after, axis=1) < 3 * sigma_px]  # outliers have no place in a surface
+    return [v.corrected(c) for v, c in zip(vs, corr, strict=True)], report, points

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 
 from skyscan.errors import InputError
@@ -37,6 +38,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         finally:
             client.close()
         return
+    # The scheduler's HTTP (metrics) server falls back to a random port when 8787 is taken (another
+    # Dask job on the machine): harmless, so not worth a warning on the user's screen.
+    warnings.filterwarnings("ignore", message="Port 8787 is already in use", category=UserWarning)
     n = workers or os.cpu_count() or 1
     if n < 1:
         raise InputError(f"--workers must be at least 1, got {n}")

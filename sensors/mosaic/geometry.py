@@ -120,6 +120,51 @@ class Ground:
             out = out[tuple(idx)]
         return cls(dem=Heightfield.from_transform(out, transform))
 
+    @classmethod
+    def from_points(cls, pts: np.ndarray, bounds: tuple[float, float, float, float], cell: float,
+                    percentile: float = 10.0, min_points: int = 3) -> Ground:  # fmt: skip
+        """A smooth terrain model from 3-D tie points (ODM's fast-orthophoto idea, as a height grid).
+
+        Tie points on trees and roofs sit above the ground, so each ``cell`` (m) keeps a low
+        ``percentile`` of its points' heights (cells with fewer than ``min_points`` points are
+        dropped); those cell values are interpolated linearly between their centres and, outside
+        their hull, extrapolated by a least-squares quadratic surface through them. Sampled every
+        half cell over ``bounds``. On the SITL's hilly world (30 m of relief) this terrain model is
+        within about 1 m RMS of the true DTM where a take-off plane is off by 7 m (see the tests).
+        An orthophoto on it leaves buildings leaning, as every DTM orthophoto does.
+        """
+        from scipy.interpolate import LinearNDInterpolator
+
+        xmin, ymin, xmax, ymax = bounds
+        ncol = max(1, math.ceil((xmax - xmin) / cell))
+        col = np.clip(((pts[:, 0] - xmin) // cell).astype(np.int64), -1, ncol)
+        row = ((ymax - pts[:, 1]) // cell).astype(np.int64)
+        key = row * (ncol + 2) + col + 1
+        order = np.lexsort((pts[:, 2], key))
+        key, z = key[order], pts[order, 2]
+        starts = np.r_[0, np.nonzero(np.diff(key))[0] + 1]
+        counts = np.diff(np.r_[starts, len(key)])
+        ok = counts >= min_points
+        if ok.sum() < 6:
+            raise InputError("too few tie points to model the ground; pass --dem or --ground-alt")
+        cz = z[starts[ok] + np.floor((counts[ok] - 1) * percentile / 100.0).astype(np.int64)]
+        k = key[starts[ok]]
+        cx = xmin + (k % (ncol + 2) - 1 + 0.5) * cell
+        cy = ymax - (k // (ncol + 2) + 0.5) * cell
+        mx, my = cx.mean(), cy.mean()
+
+        def quad(x, y):
+            x, y = x - mx, y - my
+            return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
+
+        coef = np.linalg.lstsq(quad(cx, cy), cz, rcond=None)[0]
+        res = cell / 2.0
+        w, h = max(2, math.ceil((xmax - xmin) / res)), max(2, math.ceil((ymax - ymin) / res))
+        gx, gy = np.meshgrid(xmin + (np.arange(w) + 0.5) * res, ymax - (np.arange(h) + 0.5) * res)
+        grid = LinearNDInterpolator(np.column_stack([cx, cy]), cz)(gx, gy)
+        grid = np.where(np.isfinite(grid), grid, quad(gx, gy) @ coef).astype(np.float32)
+        return cls(dem=Heightfield.from_transform(grid, Affine(res, 0, xmin, 0, -res, ymax)))
+
     def height(self, x, y) -> np.ndarray:
         """Ground height at grid points (arrays of any shape)."""
         if self.dem is not None:

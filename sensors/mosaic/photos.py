@@ -62,7 +62,16 @@ from sensors.catalog import get_camera
 from sensors.mosaic.quality import Quality, assess, screen
 from sensors.photo import PhotoMeta, read_photo_meta
 from sensors.positions import PhotoPosition, read_positions_csv
-from sensors.projection import CameraPose, Intrinsics, grid_convergence_deg, rotation_from_odm
+from sensors.projection import (
+    Attitude,
+    CameraPose,
+    Gimbal,
+    Intrinsics,
+    camera_rotation,
+    grid_convergence_deg,
+    odm_angles,
+    rotation_from_odm,
+)
 from skyscan.errors import InputError
 
 __all__ = [
@@ -295,14 +304,21 @@ def _orientation(meta: PhotoMeta, position: PhotoPosition | None) -> tuple[float
     """(yaw, pitch, roll, source) in ODM degrees; yaw NaN when :func:`assemble` must fill it."""
     if position is not None and position.has_orientation:
         return position.camera_yaw % 360.0, position.camera_pitch, position.camera_roll, "positions"
+    # Camera: tags first: they are the full camera rotation (Pix4D/ODM writers, skyscan geotag, the SITL).
+    if None not in (meta.camera_yaw, meta.camera_pitch, meta.camera_roll):
+        return meta.camera_yaw % 360.0, meta.camera_pitch, meta.camera_roll, "xmp-camera"  # type: ignore[operator]
     dji = (meta.make or "").lower() in _DJI_MAKES
     if dji and meta.flight_yaw is not None and meta.gimbal_pitch is not None:
         if all(v == 0.0 for v in (meta.gimbal_pitch, meta.gimbal_roll, meta.gimbal_yaw)):
             return meta.flight_yaw % 360.0, 0.0, 0.0, "assumed-nadir"  # gimbal not recorded (module docstring)
-        ypr = meta.odm_ypr() or (meta.flight_yaw, 90.0 + meta.gimbal_pitch, 0.0)  # roll absent: level
-        return ypr[0] % 360.0, ypr[1], ypr[2], "xmp-dji"
-    if None not in (meta.camera_yaw, meta.camera_pitch, meta.camera_roll):
-        return meta.camera_yaw % 360.0, meta.camera_pitch, meta.camera_roll, "xmp-camera"  # type: ignore[operator]
+        # DJI's gimbal angles are absolute (earth frame, GimbalYawDegree = where the camera points):
+        # turned exactly into ODM angles. ODM itself takes FlightYaw + 90 + GimbalPitch, which is off
+        # by the gimbal's yaw lag and ignores how pitch and roll compose (about a degree in practice).
+        yaw = meta.gimbal_yaw if meta.gimbal_yaw is not None else meta.flight_yaw
+        rot = camera_rotation(Attitude(), Gimbal(pitch=meta.gimbal_pitch, roll=meta.gimbal_roll or 0.0, yaw=yaw,
+                                                 yaw_relative=False))  # fmt: skip
+        y, p, r = odm_angles(rot)
+        return y % 360.0, p, r, "xmp-dji"
     return _NAN, 0.0, 0.0, "assumed-nadir"
 
 

@@ -251,8 +251,15 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
         from .adjust import refine_views
 
         times = np.array([p.time.timestamp() if p.time else np.nan for p in photos])
-        vs, adjustment = refine_views(vs, polys, ground, client=client, progress=progress,
-                                      times=times if np.isfinite(times).all() else None)
+        vs, adjustment, ties = refine_views(vs, polys, ground, client=client, progress=progress,
+                                            times=times if np.isfinite(times).all() else None)
+        if opts.dem is None and opts.ground_alt is None and len(ties) >= 50:
+            # No terrain model given: the tie points' heights make one (a plane at the take-off height
+            # is off by the terrain's relief, which shifts every off-nadir pixel).
+            b = shapely.union_all(polys).bounds
+            ground = Ground.from_points(ties, b, cell=max(5.0, 70 * photo_gsd))
+            adjustment["ground"] = {"source": "tie points", "points": len(ties),
+                                    "height_range_m": [round(float(v), 2) for v in ground.dem.zrange]}  # fmt: skip
         polys = footprints(vs, ground)
     t = lap("match+adjust", t)
 
