@@ -304,13 +304,13 @@ def _orientation(meta: PhotoMeta, position: PhotoPosition | None) -> tuple[float
     """(yaw, pitch, roll, source) in ODM degrees; yaw NaN when :func:`assemble` must fill it."""
     if position is not None and position.has_orientation:
         return position.camera_yaw % 360.0, position.camera_pitch, position.camera_roll, "positions"
-    # Camera: tags first: they are the full camera rotation (Pix4D/ODM writers, skyscan geotag, the SITL).
+    dji = (meta.make or "").lower() in _DJI_MAKES and meta.flight_yaw is not None and meta.gimbal_pitch is not None
+    if dji and all(v == 0.0 for v in (meta.gimbal_pitch, meta.gimbal_roll, meta.gimbal_yaw)):
+        return meta.flight_yaw % 360.0, 0.0, 0.0, "assumed-nadir"  # gimbal not recorded (module docstring)
+    # Camera: tags next: they are the full camera rotation (Pix4D/ODM writers, skyscan geotag, the SITL).
     if None not in (meta.camera_yaw, meta.camera_pitch, meta.camera_roll):
         return meta.camera_yaw % 360.0, meta.camera_pitch, meta.camera_roll, "xmp-camera"  # type: ignore[operator]
-    dji = (meta.make or "").lower() in _DJI_MAKES
-    if dji and meta.flight_yaw is not None and meta.gimbal_pitch is not None:
-        if all(v == 0.0 for v in (meta.gimbal_pitch, meta.gimbal_roll, meta.gimbal_yaw)):
-            return meta.flight_yaw % 360.0, 0.0, 0.0, "assumed-nadir"  # gimbal not recorded (module docstring)
+    if dji:
         # DJI's gimbal angles are absolute (earth frame, GimbalYawDegree = where the camera points):
         # turned exactly into ODM angles. ODM itself takes FlightYaw + 90 + GimbalPitch, which is off
         # by the gimbal's yaw lag and ignores how pitch and roll compose (about a degree in practice).

@@ -55,7 +55,7 @@ def test_a_survey_folder_becomes_posed_photos(survey):
     assert (p.lat, p.lon) == (pytest.approx(HOME[1], abs=1e-7), pytest.approx(HOME[0], abs=1e-7))
     assert (p.alt_msl, p.alt_rel) == (pytest.approx(200.0, abs=1e-3), pytest.approx(100.0, abs=0.01))
     assert p.time == T0
-    assert p.orientation == "xmp-dji"
+    assert p.orientation == "xmp-camera"  # the full Camera: rotation is preferred over DJI tags
     assert (p.yaw, p.pitch, p.roll) == (pytest.approx(90.0), pytest.approx(0.0), pytest.approx(0.0))
     mini2 = get_camera("mini2")
     assert p.camera == mini2
@@ -129,7 +129,8 @@ def test_dji_gimbal_tags_all_zero_mean_not_recorded(tmp_path):
     assert isinstance(quirk, Photo)
     assert (quirk.orientation, quirk.yaw, quirk.pitch) == ("assumed-nadir", pytest.approx(174.4), 0.0)
     real = load_photo(write_jpeg(tmp_path / "b.jpg", texture(600, 800), replace(meta, gimbal_pitch=0.01)))
-    assert (real.orientation, real.pitch) == ("xmp-dji", pytest.approx(90.01))
+    # write_jpeg also writes Camera: tags (derived from the DJI ones), which are read first
+    assert (real.orientation, real.pitch) == ("xmp-camera", pytest.approx(90.01))
 
 
 def test_positions_file_overrides_exif(survey, tmp_path):
@@ -150,7 +151,7 @@ def test_positions_file_overrides_exif(survey, tmp_path):
     assert (bare.yaw, bare.pitch, bare.roll, bare.orientation) == (45.0, 5.0, -2.0, "positions")
     assert bare.intrinsics == Intrinsics.from_camera(get_camera("mini2"), (800, 600))
     first = by_name["IMG_0001.JPG"]
-    assert (first.lat, first.alt_msl, first.orientation) == (HOME[1] + 0.0001, 222.0, "xmp-dji")
+    assert (first.lat, first.alt_msl, first.orientation) == (HOME[1] + 0.0001, 222.0, "xmp-camera")
 
 
 def test_intrinsics_from_exif_when_the_camera_is_unknown(tmp_path):
