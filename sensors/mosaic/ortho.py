@@ -88,11 +88,13 @@ def render_tile(
     feather_px: float = 24.0,
     photo_gsd: float | None = None,
     gains: dict[int, np.ndarray] | None = None,
+    region=None,
 ) -> TileResult:
     """Render the output ``window`` of ``grid`` from the candidate views ``vs`` (all may be tried).
 
     ``photo_gsd`` (m/px of the photos at nadir) lets the tile decode photos at 1/2, 1/4 or 1/8 size
-    when the output is that much coarser. ``gains`` maps a view index to per-channel multipliers
+    when the output is that much coarser. ``region`` (a shapely polygon in the grid frame) clips
+    the output: pixels outside it stay transparent. ``gains`` maps a view index to per-channel multipliers
     (BGR) from the colour balance.
     """
     c_off, r_off, w, h = window
@@ -172,6 +174,12 @@ def render_tile(
         wsum[r0:r1, c0:c1] += wt
         used.append(v.index)
     ok = wsum > 1e-6
+    if region is not None:
+        from affine import Affine
+        from rasterio.features import geometry_mask
+
+        x0, _, _, y1 = grid.window_bounds(window)
+        ok &= ~geometry_mask([region], (h, w), Affine(grid.gsd, 0.0, x0, 0.0, -grid.gsd, y1))
     out = np.zeros((h, w, 3), np.float32)
     np.divide(acc, wsum[..., None], out=out, where=ok[..., None])
     rgba[..., :3] = np.clip(out[..., ::-1] + 0.5, 0, 255).astype(np.uint8)  # BGR -> RGB

@@ -62,6 +62,7 @@ class MapOptions:
     scheduler: str | None = None
     workers: int | None = None
     report: bool = True
+    crop: bool = True  # without a DEM, stop the map where tie points gave the terrain
 
 
 @dataclass
@@ -247,6 +248,7 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
     t = lap("footprints", t)
 
     adjustment = None
+    region = None
     if opts.match and len(vs) >= 2:
         from .adjust import refine_views
 
@@ -257,13 +259,20 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
             # No terrain model given: the tie points' heights make one (a plane at the take-off height
             # is off by the terrain's relief, which shifts every off-nadir pixel).
             b = shapely.union_all(polys).bounds
-            ground = Ground.from_points(ties, b, cell=max(5.0, 70 * photo_gsd))
+            cell = max(4.0, 40 * photo_gsd)
+            ground = Ground.from_points(ties, b, cell=cell)
+            if opts.crop:
+                # Where no tie point reached (the outer edges, seen by one photo at a slant) the terrain
+                # is extrapolated and the map would be metres off: the map stops where it is known.
+                region = shapely.convex_hull(shapely.multipoints(ties[:, :2])).buffer(cell)
             adjustment["ground"] = {"source": "tie points", "points": len(ties),
                                     "height_range_m": [round(float(v), 2) for v in ground.dem.zrange]}  # fmt: skip
         polys = footprints(vs, ground)
     t = lap("match+adjust", t)
 
     union = shapely.union_all(polys)
+    if region is not None:
+        union = shapely.intersection(union, region)
     grid = Grid.covering(union.bounds, gsd, epsg)
     windows = grid.tiles(opts.tile_px)
     per_tile = _tile_views(grid, windows, polys, vs)
@@ -274,7 +283,7 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
         ground_f = client.scatter(ground, broadcast=True) if ground.dem is not None else ground
         todo = [(w, v) for w, v in zip(windows, per_tile, strict=True) if v]
         futures = [client.submit(render_tile, grid, w, v, ground_f, step=step, feather_px=opts.feather_px,
-                                 photo_gsd=photo_gsd, pure=False) for w, v in todo]  # fmt: skip
+                                 photo_gsd=photo_gsd, region=region, pure=False) for w, v in todo]  # fmt: skip
         cw, ch, ctransform = _coarse(grid, step)
         count = np.zeros((ch, cw), np.uint8)
         owner = np.full((ch, cw), -1, np.int32)
