@@ -7,6 +7,13 @@ georeference errors of those map pixels (the map draws the pixel where the first
 the ground it shows lies where the second does). Both rays meet the same ground model, so pass the
 world's DEM to include terrain; the figure then measures the whole pose chain (metadata, geotagging,
 adjustment). RMSE_r = sqrt(RMSE_x^2 + RMSE_y^2) as REFERENCES §9 defines it.
+
+**Check points** (:mod:`sensors.mosaic.control`): surveyed ground points marked in photos (ODM's
+``gcp_list.txt`` carries those image observations). Each observation's pixel is projected through
+the map's pose of that photo onto the map's ground; the mean of a point's projections is where the
+map puts it, compared with where it was surveyed. Points without observations in a used photo cannot
+be located in the map and are counted as ``unmeasured``. skyscan does not adjust to control points,
+so every point (GCP or check point) is an independent check.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from skyscan.errors import InputError
 
 from .geometry import Ground, View
 
-__all__ = ["truth_error"]
+__all__ = ["check_point_error", "truth_error"]
 
 
 def _sample_pixels(v: View, n: int = 7) -> np.ndarray:
@@ -69,3 +76,37 @@ def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int) ->
     return {"rmse_m": round(float(np.hypot(rx, ry)), 4), "rmse_x_m": round(rx, 4), "rmse_y_m": round(ry, 4),
             "max_m": round(float(np.hypot(ex, ey).max()), 4), "photos": len(dx), "points": len(ex),
             "missing": missing, "reference": "SITL truth poses"}  # fmt: skip
+
+
+def check_point_error(control, vs: list[View], ground: Ground, epsg: int) -> dict | None:
+    """Map error at the observed control points (see the module docstring); None when none was observed."""
+    tr = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    by_name = {v.name: v for v in vs}
+    rows = []
+    unmeasured = []
+    for cp in control.points:
+        hits = []
+        for ob in cp.observations:
+            v = by_name.get(Path(ob.image).name)
+            if v is None:
+                continue
+            pts, ok = ground.intersect(v.position, pixel_rays(np.array([[ob.x, ob.y]]), v.intr, v.pose))
+            if ok[0]:
+                hits.append(pts[0])
+        if not hits:
+            unmeasured.append(cp.name)
+            continue
+        x, y = tr.transform(cp.lon, cp.lat)
+        m = np.mean(hits, axis=0)
+        rows.append((cp.name, m[0] - x, m[1] - y, m[2] - cp.alt, len(hits)))
+    if not rows:
+        return None
+    d = np.array([r[1:4] for r in rows])
+    rx, ry, rz = (float(np.sqrt(np.mean(d[:, i] ** 2))) for i in range(3))
+    rr = round(float(np.hypot(rx, ry)), 4)
+    return {"rmse_m": rr, "rmse_x_m": round(rx, 4), "rmse_y_m": round(ry, 4),
+            "rmse_z_m": round(rz, 4), "max_m": round(float(np.hypot(d[:, 0], d[:, 1]).max()), 4),
+            "points": len(rows), "photos": sum(r[4] for r in rows), "unmeasured": unmeasured,
+            "per_point": [{"name": n, "dx_m": round(float(a), 3), "dy_m": round(float(b), 3),
+                           "dz_m": round(float(c), 3), "observations": k} for n, a, b, c, k in rows],
+            "reference": f"{len(rows)} control points from {Path(control.source).name} (not used in the adjustment)"}

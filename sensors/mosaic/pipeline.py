@@ -355,6 +355,13 @@ def _write_geojson(path: Path, vs: list[View], polys, owner: np.ndarray, transfo
 
 
 def _accuracy(result: MapResult, photos, vs: list[View], ground: Ground, opts: MapOptions) -> None:
+    if opts.control is not None:
+        from .accuracy import check_point_error
+        from .control import read_control
+
+        acc = check_point_error(read_control(opts.control), vs, ground, result.epsg)
+        if acc is not None:
+            result.accuracy = acc
     if opts.truth is not None:
         from .accuracy import truth_error
 

@@ -4,9 +4,12 @@
    write every plan format plus the planned coverage raster.
 2. **Fly** it: start skyscan's SITL with its simulated camera over a procedural world, upload and
    verify the plan over MAVLink, arm, fly at speedup and follow the flight to landing.
-3. **Check** what was flown: photos, their footprints' coverage of the field, the flight logs.
-
-Map making (orthomosaic, report) joins the demo when the map pipeline lands.
+3. **Check** what was flown: photos, their footprints' coverage of the field, and the flight
+   report (track over the plan, altitude, battery, cross-track error).
+4. **Geotag** the photos from the flight log's camera events (as after a real flight whose camera
+   has no GPS of its own).
+5. **Map** them: an orthomosaic (Cloud-Optimised GeoTIFF) with its overlap raster, footprints and
+   an HTML report, its accuracy measured against the simulator's true poses.
 """
 
 from __future__ import annotations
@@ -30,10 +33,15 @@ from sensors.catalog import get_camera
 from sitl.process import SitlProcess
 from skyscan.cli.display import console
 from skyscan.cli.link import status_table
+from skyscan.cli.mapping import run_map
 from skyscan.cli.plan import print_summary
 from telemetry.fly import start_mission, upload_verified
+from telemetry.geotag import find_photos, geotag, write_geotags
 from telemetry.link import connect
+from telemetry.logs import read_log
+from telemetry.logs.flight import Flight
 from telemetry.monitor import FlightState, monitor
+from telemetry.report import flight_report
 
 FRONT, SIDE, GSD = 0.8, 0.7, 0.025
 HOME_ALT_M = 584.0  # AMSL of the sample field's take-off point (the SITL's world is built around it)
@@ -94,8 +102,25 @@ def _fly(plan: Plan, area: Area, camera: Camera, output: Path, speedup: float, p
     screen.print(f"[bold]3. check[/]: {n_jpg} photos in {photos_dir}; the flown footprints give "
                  f"{flown_report.percent_promised:.2f} % of the field >= {flown_report.promised} photos "
                  f"(planned: {len(planned_photos(plan, area.frame))} photos)")
-    screen.print(f"[bold green]done[/]: plans in {output}, flight log {output / 'flight.tlog'}, "
-                 f"vehicle log and truth in {sitl_dir}, photos in {photos_dir}")
+    report_path = flight_report(read_log(output / "flight.tlog"), plan).write(output / "flight-report.html")
+    screen.print(f"flight report: {report_path}")
+    _map(output, photos_dir)
+
+
+def _map(output: Path, photos_dir: Path) -> None:
+    screen = console()
+    flight = Flight.from_log(read_log(output / "flight.tlog"))
+    result = geotag(find_photos(photos_dir), flight)
+    write_geotags(result, output / "tagged")
+    screen.print(f"[bold]4. geotag[/]: {len(result.positions)} of {result.n_photos} photos tagged from "
+                 f"{result.n_events} camera events in the flight log -> {output / 'tagged'}")
+    screen.print("[bold]5. map[/]: orthomosaic of the tagged photos (features, matching, pose adjustment, "
+                 "tiles) on a local Dask cluster")
+    run_map(output / "tagged", out_dir=output / "map", gsd=None, dem=None, ground_alt=None,
+            positions=None, camera=None, control=None, truth=photos_dir / "truth.csv", no_match=False, scheduler=None,
+            workers=None, no_report=False)  # fmt: skip
+    screen.print(f"[bold green]done[/]: open {output / 'map' / 'report.html'} (the map) and "
+                 f"{output / 'flight-report.html'} (the flight); the map itself is {output / 'map' / 'map.tif'}")
 
 
 def _flown_photos(truth_csv: Path, area: Area) -> PlannedPhotos:

@@ -58,6 +58,8 @@ def run_map(
                                           "overriding the photos' own GPS/orientation."),
     camera: str | None = typer.Option(None, "--camera", help="Catalogue camera (see `skyscan cameras`) when "
                                       "EXIF does not identify it."),
+    control: Path | None = typer.Option(None, "--control", help="Check points: CSV (name, lat, lon, alt) or ODM "
+                                        "gcp_list.txt with image marks; reports the map's error at them."),
     truth: Path | None = typer.Option(None, "--truth", help="SITL truth.csv: report the absolute accuracy "
                                       "against the true poses."),
     no_match: bool = typer.Option(False, "--no-match", help="Direct georeferencing only: no image matching "
@@ -69,7 +71,8 @@ def run_map(
 ) -> None:
     """Build a georeferenced orthomosaic (Cloud-Optimised GeoTIFF) with an overlap raster and a report."""
     opts = MapOptions(gsd=gsd, dem=dem, ground_alt=ground_alt, positions=positions, camera=camera, truth=truth,
-                      match=not no_match, scheduler=scheduler, workers=workers, report=not no_report)  # fmt: skip
+                      control=control, match=not no_match, scheduler=scheduler, workers=workers,
+                      report=not no_report)  # fmt: skip
     out = console()
     with Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=out, transient=not out.is_terminal) as bar:  # fmt: skip
