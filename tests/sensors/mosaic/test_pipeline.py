@@ -424,14 +424,14 @@ def test_real_dji_survey(shared_data, dask_client, tmp_path):
         transform = ds.transform
     # The photo positions (the EXIF GPS track) lie within the map's covered part, or a few metres of it.
     # Measured: all inside (0 m) before the map was cropped to the tie-point terrain (commit 3949572); since
-    # then the first photo of each strip lies 2.3 and 6.3 m outside (the footprint is 151 x 85 m).
+    # then the first photo of a strip lay 6.3 m and 10.8 m outside in two runs (reported as a regression).
     from rasterio import features
 
     covered = shapely.union_all([shape(g) for g, v in features.shapes(alpha, mask=alpha == 255, transform=transform)])
     tr = Transformer.from_crs("EPSG:4326", "EPSG:32630", always_xy=True)
     x, y = tr.transform([p.lon for p in s.photos], [p.lat for p in s.photos])
     dist = shapely.distance(covered, shapely.points(np.column_stack([x, y])))
-    assert dist.max() <= 8.0, dist
+    assert dist.max() <= 3.0, dist
     # Seams: reported along and across the strips; where there are tie points, the adjustment shrinks them.
     assert adj["applied"], adj
     assert {"along_strip", "across_strip"} <= set(adj)
