@@ -7,9 +7,11 @@ default resolutions: registration at 0.6 MP, compositing at full resolution) on 
 OpenCV threads, writes the panorama and prints one JSON line: ``status`` ("ok", "out of memory",
 "error: ...", or the Stitcher's failure code name), the stage timings and the panorama's size.
 
-Only cv2, numpy and the standard library are imported, so the process's memory is the
-Stitcher's. ``--mem-cap-mb`` sets RLIMIT_AS, so an allocation beyond it fails inside OpenCV
-(reported "out of memory") rather than the machine swapping; the parent also watches RSS.
+Only cv2 and the standard library are imported, so the process's memory is the Stitcher's.
+``--mem-cap-mb`` sets RLIMIT_AS (address space, which runs ahead of RSS), so an allocation beyond
+it fails inside OpenCV (reported "out of memory": OpenCV either says so or asserts ``u != 0`` in
+``UMat::create`` on the null buffer) instead of the machine running out; the benchmark sets it
+above its RSS cap, which it enforces itself by watching RSS.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ STATUS = {
 
 
 def _is_oom(exc: BaseException) -> bool:
+    """An allocation failure: OpenCV's allocators say so, or assert on the null buffer (UMat::create)."""
     text = str(exc).lower()
-    return isinstance(exc, MemoryError) or "insufficient memory" in text or "failed to allocate" in text
+    return isinstance(exc, MemoryError) or any(
+        k in text for k in ("insufficient memory", "failed to allocate", "out of memory", "u != 0 in function 'create'")
+    )
 
 
 def stitch(photos: Path, out: Path, threads: int) -> dict:
