@@ -328,6 +328,33 @@ def _solve(prob: _Problem, sigma_px: float, sigma_xy: float, sigma_z: float, sig
     return x
 
 
+def _solve_rejecting_pairs(vs: list[View], ties, sigma_px: float, sigma_xy: float, sigma_z: float,
+                           sigma_att: float, rounds: int = 3):  # fmt: skip
+    """Solve, then drop whole pairs whose tie points still disagree, and solve again.
+
+    Repetitive texture (crop rows, roofs of one estate) can give a pair a set of matches that agree
+    with each other, so RANSAC keeps them, but place the two photos metres apart. Per tie point
+    the robust loss limits such a pair's pull; as a block it still drags photos (metres, degrees).
+    Such a pair stands out after a solve: its median residual is many times the typical pair's.
+    Returns ``(problem, solution, rejected pairs)``.
+    """
+    rejected: list[tuple[int, int]] = []
+    for _ in range(rounds):
+        prob = _Problem(vs, ties)
+        x = _solve(prob, sigma_px, sigma_xy, sigma_z, sigma_att)
+        r = np.linalg.norm(prob.residuals(x), axis=1)
+        pair = prob.ia * len(vs) + prob.ib
+        keys, inv = np.unique(pair, return_inverse=True)
+        med = np.array([np.median(r[inv == k]) for k in range(len(keys))])
+        limit = max(4.0 * sigma_px, 5.0 * float(np.median(med)))
+        bad = {(int(k // len(vs)), int(k % len(vs))) for k in keys[med > limit]}
+        if not bad or len(ties) - len(bad) < max(1, len(vs) // 4):
+            break
+        rejected.extend(sorted(bad))
+        ties = [t for t in ties if (t[0], t[1]) not in bad]
+    return prob, x, rejected
+
+
 def _stats(d: np.ndarray, gsd: float) -> dict:
     """RMS/median/95th of reprojection residuals ``d`` (k, 2) in photo pixels, also in metres (x GSD)."""
     r = np.linalg.norm(d, axis=1)
@@ -370,7 +397,7 @@ def refine_views(
                 feats[v.index], counts[v.index] = path, n
         progress("features", len(vs), len(vs))
         pairs = [(i, j, f) for i, j, f in pick_pairs(polys, neighbours) if i in feats and j in feats]
-        ground_f = client.scatter(ground, broadcast=True) if ground.dem is not None else ground
+        ground_f = client.scatter(ground, broadcast=True, hash=False) if ground.dem is not None else ground
         mfuts = [client.submit(match_pair, vs[i], vs[j], feats[i], feats[j], ground_f, gsd, pure=False)
                  for i, j, _ in pairs]  # fmt: skip
         ties = [t for t in _gather(client, mfuts, "match", progress) if len(t[2])]
@@ -383,14 +410,13 @@ def refine_views(
         report["applied"] = False
         report["why_not"] = f"only {len(ties)} of {len(pairs)} overlapping pairs matched"
         return vs, report, np.zeros((0, 3))
-    prob = _Problem(vs, ties)
-    x0 = np.zeros(6 * len(vs) + prob.k)
-    before = prob.residuals(x0)
     # One feature pixel (features come from a reduced decode) is the measurement sigma.
     sigma_px = max(1.0, float(np.median([v.intr.width for v in vs])) / _MAX_SIDE)
-    x = _solve(prob, sigma_px, sigma_xy, sigma_z, np.radians(sigma_att_deg))
+    prob, x, rejected = _solve_rejecting_pairs(vs, ties, sigma_px, sigma_xy, sigma_z, np.radians(sigma_att_deg))
+    before = prob.residuals(np.zeros_like(x))
     after = prob.residuals(x)
     report["applied"] = True
+    report["pairs_rejected"] = [f"{vs[i].name}-{vs[j].name}" for i, j in rejected]
     report["before"] = _stats(before, gsd)
     report["after"] = _stats(after, gsd)
     if times is not None and len(times) == len(vs):

@@ -29,7 +29,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         logging.getLogger(name).setLevel(logging.ERROR)
     if scheduler:
         try:
-            client = Client(scheduler, timeout="15s")
+            client = Client(scheduler, timeout="5s")
         except (OSError, TimeoutError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; check the address "
                              "(tcp://HOST:8786) or leave out --scheduler to run locally") from None  # fmt: skip

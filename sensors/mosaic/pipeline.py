@@ -264,7 +264,10 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
             if opts.crop:
                 # Where no tie point reached (the outer edges, seen by one photo at a slant) the terrain
                 # is extrapolated and the map would be metres off: the map stops where it is known.
-                region = shapely.convex_hull(shapely.multipoints(ties[:, :2])).buffer(cell)
+                # The ground under each camera stays in: seen from straight above, it is right even on
+                # an extrapolated terrain, and a map that does not cover its own flight looks broken.
+                nadir = np.array([v.position[:2] for v in vs])
+                region = shapely.convex_hull(shapely.multipoints(np.vstack([ties[:, :2], nadir]))).buffer(cell)
             adjustment["ground"] = {"source": "tie points", "points": len(ties),
                                     "height_range_m": [round(float(v), 2) for v in ground.dem.zrange]}  # fmt: skip
         polys = footprints(vs, ground)
@@ -280,7 +283,7 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
     step = 16
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        ground_f = client.scatter(ground, broadcast=True) if ground.dem is not None else ground
+        ground_f = client.scatter(ground, broadcast=True, hash=False) if ground.dem is not None else ground
         todo = [(w, v) for w, v in zip(windows, per_tile, strict=True) if v]
         futures = [client.submit(render_tile, grid, w, v, ground_f, step=step, feather_px=opts.feather_px,
                                  photo_gsd=photo_gsd, region=region, pure=False) for w, v in todo]  # fmt: skip

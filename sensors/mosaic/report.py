@@ -41,7 +41,7 @@ def _mercator_preview(path: Path, max_px: int = 1600, resampling=None):
         f = max(w, h) / max_px
         if f > 1:
             w, h = max(1, round(w / f)), max(1, round(h / f))
-            tr = tr * tr.scale(f, f)
+            tr = tr @ type(tr).scale(f, f)
         out = np.zeros((src.count, h, w), src.dtypes[0])
         reproject(rasterio.band(src, list(range(1, src.count + 1))), out, dst_transform=tr, dst_crs="EPSG:3857",
                   resampling=resampling or Resampling.average, src_nodata=src.nodata, dst_nodata=0)  # fmt: skip

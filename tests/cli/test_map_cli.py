@@ -117,6 +117,6 @@ def test_unreachable_scheduler_exits_2(photoset, tmp_path, capsys):
     print(f"unreachable scheduler: exit {code} after {elapsed:.1f} s")
     assert code == ExitStatus.INPUT_ERROR
     assert len(err.strip().splitlines()) == 1 and "cannot reach the Dask scheduler" in err, err
-    # Refused connections are retried until the client's connect timeout (15 s in sensors/mosaic/cluster.py).
-    assert elapsed < 20.0, elapsed
+    # Refused connections are retried until the client's connect timeout (5 s in sensors/mosaic/cluster.py).
+    assert elapsed < 10.0, elapsed
     assert not out.exists()

@@ -70,9 +70,6 @@ def test_sitl_flight_photos_make_a_map(flight_map):
     assert json.loads((result.out_dir / "map.json").read_text())["truth_rmse_gsd"] == result.truth_rmse_gsd
 
 
-@pytest.mark.xfail(strict=True, reason="bug in sensors/mosaic/adjust.py (reported): the SITL photos carry their exact "
-                   "poses (0.0001 m RMSE with match=False) but the adjustment on the take-off plane moves them by "
-                   "metres (1.8 and 2.8 m = 26 and 40 GSD RMSE in two runs)")
 def test_sitl_flight_map_within_two_gsd(flight_map):
     result, _ = flight_map
     assert result.truth_rmse_gsd <= 2.0, (result.truth_rmse_m, result.accuracy)
