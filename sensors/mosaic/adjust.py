@@ -306,13 +306,23 @@ def _solve(prob: _Problem, sigma_px: float, sigma_xy: float, sigma_z: float, sig
         ja, jb, jz = prob.jacobian(x)
         vals = np.concatenate([ja, jb, jz], axis=2).reshape(2 * k, 13) / sigma_px
         J = csr_matrix((np.r_[vals.ravel(), 1.0 / prior_sigma], (rows, cols)), shape=shape)
-        JW = J.T.multiply(w).tocsr()
-        A = (JW @ J).tocsc()
-        g = JW @ r
-        d = A.diagonal()
+        # Normal equations split into poses (p) and tie heights (z). Each height touches only its own
+        # two rows, so its block V is diagonal and is eliminated exactly (Schur complement): the
+        # solve is 6 x views square whatever the number of tie points.
+        Jp, Jz = J[:, : 6 * n], J[:, 6 * n :]
+        JpW = Jp.T.multiply(w).tocsr()
+        U = (JpW @ Jp).tocsr()
+        Wm = (JpW @ Jz).tocsr()
+        V = np.asarray(Jz.multiply(Jz).T @ w).ravel()
+        gp = JpW @ r
+        gz = np.asarray(Jz.T @ (w * r)).ravel()
+        du = U.diagonal()
         while True:
-            dx = spsolve(A + diags(lam * np.maximum(d, 1e-9)), -g)
-            x_new = x + dx
+            Vd = V * (1 + lam) + 1e-12
+            S = U + diags(lam * np.maximum(du, 1e-9)) - Wm @ diags(1.0 / Vd) @ Wm.T
+            dp = spsolve(S.tocsc(), -(gp - Wm @ (gz / Vd)))
+            dz = -(gz + Wm.T @ dp) / Vd
+            x_new = x + np.r_[dp, dz]
             r_new = residual(x_new)
             w_new, cost_new = weights_cost(r_new)
             if np.isfinite(cost_new) and cost_new <= cost:
