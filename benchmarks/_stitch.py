@@ -61,6 +61,8 @@ def stitch(photos: Path, out: Path, threads: int) -> dict:
             record["write_s"] = time.perf_counter() - t2
             record["panorama_px"] = [int(pano.shape[1]), int(pano.shape[0])]
     except (cv2.error, MemoryError) as exc:
+        if "read_s" in record and "stitch_s" not in record:  # how long the Stitcher ran before failing
+            record["stitch_s"] = time.perf_counter() - t0 - record["read_s"]
         record["status"] = "out of memory" if _is_oom(exc) else f"error: {str(exc).strip().splitlines()[-1][:200]}"
     record["seconds"] = time.perf_counter() - t0
     return record
