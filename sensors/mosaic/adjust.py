@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -399,6 +400,7 @@ def refine_views(
     gsd = float(np.median([nadir_gsd(v, ground) for v in vs]))
     work = Path(tempfile.mkdtemp(prefix=".skyscan-features-"))
     try:
+        t0 = time.perf_counter()
         futs = [client.submit(extract_features, v, work / f"{v.index}.npz", pure=False) for v in vs]
         feats: dict[int, Path] = {}
         counts = {}
@@ -406,11 +408,13 @@ def refine_views(
             if path is not None:
                 feats[v.index], counts[v.index] = path, n
         progress("features", len(vs), len(vs))
+        t1 = time.perf_counter()
         pairs = [(i, j, f) for i, j, f in pick_pairs(polys, neighbours) if i in feats and j in feats]
         ground_f = client.scatter(ground, broadcast=True, hash=False) if ground.dem is not None else ground
         mfuts = [client.submit(match_pair, vs[i], vs[j], feats[i], feats[j], ground_f, gsd, pure=False)
                  for i, j, _ in pairs]  # fmt: skip
         ties = [t for t in _gather(client, mfuts, "match", progress) if len(t[2])]
+        t2 = time.perf_counter()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {"pairs_tried": len(pairs), "pairs_matched": len(ties), "features_median": int(np.median(
@@ -423,6 +427,8 @@ def refine_views(
     # One feature pixel (features come from a reduced decode) is the measurement sigma.
     sigma_px = max(1.0, float(np.median([v.intr.width for v in vs])) / _MAX_SIDE)
     prob, x, rejected = _solve_rejecting_pairs(vs, ties, sigma_px, sigma_xy, sigma_z, np.radians(sigma_att_deg))
+    report["seconds"] = {"features": round(t1 - t0, 2), "match": round(t2 - t1, 2),
+                         "solve": round(time.perf_counter() - t2, 2)}
     before = prob.residuals(np.zeros_like(x))
     after = prob.residuals(x)
     report["applied"] = True
