@@ -16,7 +16,9 @@ about a degree off nadir and the height above home varies by a few decimetres. E
 comes from ``seed``, so a set is reproducible.
 
 A finished set is recorded in ``photoset.json`` (the request, the photo count, the render time);
-calling again with the same request returns at once.
+calling again with the same request returns at once. Cost: a 12 MP photo (``mavic3e`` at 4000 x
+3000) took 2-3 s of wall time per photo on 2 workers on a shared 2-core machine, so 200 photos take
+about 10 minutes the first time.
 """
 
 from __future__ import annotations
