@@ -1,10 +1,13 @@
 """Absolute accuracy of a map: against the SITL's true poses, or against surveyed check points.
 
 **Truth poses** (``truth.csv`` from :class:`sitl.camera.SimCamera`): every photo's true centre and
-rotation are known. A grid of 7 x 7 pixels per photo is projected onto the ground twice, once with
-the pose the map used and once with the true pose; the horizontal distances between the two are the
-georeference errors of those map pixels (the map draws the pixel where the first ray lands, while
-the ground it shows lies where the second does). Both rays meet the same ground model, so pass the
+rotation are known. At each point of the map's node grid, the map shows the pixel of the photo
+that owns it there (the most nadir view, see :mod:`sensors.mosaic.ortho`), found through the pose
+the map used; that pixel's true ray, from the true pose, meets the ground somewhere else, and the
+horizontal distance between the two is the map's georeference error at that point (the map draws
+the ground seen by that pixel at the wrong place by exactly that much). Without the owner grid, a
+7 x 7 grid of pixels over each whole photo is used instead (corners included, which a map with
+overlap never shows: a harsher figure). Both rays meet the same ground model, so pass the
 world's DEM to include terrain; the figure then measures the whole pose chain (metadata, geotagging,
 adjustment). RMSE_r = sqrt(RMSE_x^2 + RMSE_y^2) as REFERENCES §9 defines it.
 
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from pyproj import Transformer
 
-from sensors.projection import grid_convergence_deg, pixel_rays, rotation_from_odm
+from sensors.projection import grid_convergence_deg, pixel_rays, project_points, rotation_from_odm
 from skyscan.errors import InputError
 
 from .geometry import Ground, View
@@ -39,11 +42,29 @@ def _sample_pixels(v: View, n: int = 7) -> np.ndarray:
     return np.column_stack([uu.ravel(), vv.ravel()])
 
 
-def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int) -> dict:
-    """Georeference error of the map's views against ``truth_csv`` (see the module docstring).
+def _shown_pixels(v: View, owner: np.ndarray, transform, ground: Ground, index: int, limit: int) -> np.ndarray | None:
+    """Pixels of view ``v`` the map shows at the owner-grid nodes it owns (at most ``limit``, evenly picked)."""
+    rows, cols = np.nonzero(owner == index)
+    if not len(rows):
+        return None
+    if len(rows) > limit:
+        pick = np.linspace(0, len(rows) - 1, limit).astype(int)
+        rows, cols = rows[pick], cols[pick]
+    x = transform.c + (cols + 0.5) * transform.a
+    y = transform.f + (rows + 0.5) * transform.e
+    pts = np.column_stack([x, y, ground.height(x, y)])
+    uv, vis = project_points(pts, v.intr, v.pose)
+    return uv[vis]
 
-    Returns ``{"rmse_m", "rmse_x_m", "rmse_y_m", "max_m", "photos", "points"}``; photos missing from
-    the truth file are left out (and counted in ``missing``).
+
+def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int, owner: np.ndarray | None = None,
+                transform=None) -> dict:  # fmt: skip
+    """Georeference error of the map against ``truth_csv`` (see the module docstring).
+
+    ``owner``/``transform``: the map's owner grid (view index per node, -1 where none) and its
+    affine transform; without them whole photos are sampled. Returns ``{"rmse_m", "rmse_x_m",
+    "rmse_y_m", "max_m", "photos", "points", ...}``; photos missing from the truth file are left
+    out (and counted in ``missing``).
     """
     path = Path(truth_csv)
     try:
@@ -52,7 +73,7 @@ def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int) ->
     except (OSError, KeyError) as exc:
         raise InputError(f"cannot read truth file {path}: {exc}") from None
     tr = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
-    dx, dy, missing = [], [], 0
+    dx, dy, missing, per_photo = [], [], 0, []
     for p, v in zip(photos, vs, strict=True):
         row = rows.get(Path(p.path).name)
         if row is None:
@@ -63,19 +84,28 @@ def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int) ->
         centre = np.array([x, y, float(row["alt_msl"])])
         rot = rotation_from_odm(float(row["odm_yaw"]), float(row["odm_pitch"]), float(row["odm_roll"]),
                                 grid_convergence_deg(epsg, lon, lat))  # fmt: skip
-        px = _sample_pixels(v)
+        if owner is not None:
+            px = _shown_pixels(v, owner, transform, ground, v.index, 200)
+            if px is None or not len(px):
+                continue
+        else:
+            px = _sample_pixels(v)
         true_pts, ok_t = ground.intersect(centre, pixel_rays(px, v.intr, View(0, v.path, v.intr, centre, rot).pose))
         map_pts, ok_m = ground.intersect(v.position, pixel_rays(px, v.intr, v.pose))
         ok = ok_t & ok_m
         dx.append(map_pts[ok, 0] - true_pts[ok, 0])
         dy.append(map_pts[ok, 1] - true_pts[ok, 1])
+        if ok.any():
+            per_photo.append((float(np.sqrt(np.mean(dx[-1] ** 2 + dy[-1] ** 2))), v.name))
     if not dx:
         raise InputError(f"no photo of the map is listed in the truth file {path}")
     ex, ey = np.concatenate(dx), np.concatenate(dy)
     rx, ry = float(np.sqrt(np.mean(ex**2))), float(np.sqrt(np.mean(ey**2)))
     return {"rmse_m": round(float(np.hypot(rx, ry)), 4), "rmse_x_m": round(rx, 4), "rmse_y_m": round(ry, 4),
             "max_m": round(float(np.hypot(ex, ey).max()), 4), "photos": len(dx), "points": len(ex),
-            "missing": missing, "reference": "SITL truth poses"}  # fmt: skip
+            "worst_photos": [{"photo": n, "rmse_m": round(e, 4)} for e, n in sorted(per_photo, reverse=True)[:5]],
+            "missing": missing, "reference": "SITL truth poses" + (", at the map's pixels" if owner is not None
+                                                                   else ", whole photos")}  # fmt: skip
 
 
 def check_point_error(control, vs: list[View], ground: Ground, epsg: int) -> dict | None:

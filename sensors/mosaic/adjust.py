@@ -357,7 +357,8 @@ def _solve_rejecting_pairs(vs: list[View], ties, sigma_px: float, sigma_xy: floa
         pair = prob.ia * len(vs) + prob.ib
         keys, inv = np.unique(pair, return_inverse=True)
         med = np.array([np.median(r[inv == k]) for k in range(len(keys))])
-        limit = max(4.0 * sigma_px, 5.0 * float(np.median(med)))
+        # Good pairs agree to a fraction of a pixel; a pair a few pixels off is a wrong one.
+        limit = max(0.5 * sigma_px, 8.0 * float(np.median(med)))
         bad = {(int(k // len(vs)), int(k % len(vs))) for k in keys[med > limit]}
         if not bad or len(ties) - len(bad) < max(1, len(vs) // 4):
             break

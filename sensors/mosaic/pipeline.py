@@ -318,7 +318,7 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
         photos_used=len(used), skipped=skipped, epsg=epsg, gsd_m=gsd, width=grid.width, height=grid.height,
         bounds=grid.bounds, covered_m2=float(union.area), seconds=0.0, stages=stages, adjustment=adjustment,
     )  # fmt: skip
-    _accuracy(result, photos, vs, ground, opts)
+    _accuracy(result, photos, vs, ground, opts, owner, ctransform)
     t = lap("accuracy", t)
     result.seconds = round(time.perf_counter() - t_start, 3)
     if opts.report:
@@ -357,7 +357,8 @@ def _write_geojson(path: Path, vs: list[View], polys, owner: np.ndarray, transfo
     atomic_write_text(path, json.dumps({"type": "FeatureCollection", "features": feats}))
 
 
-def _accuracy(result: MapResult, photos, vs: list[View], ground: Ground, opts: MapOptions) -> None:
+def _accuracy(result: MapResult, photos, vs: list[View], ground: Ground, opts: MapOptions, owner: np.ndarray,
+              transform) -> None:  # fmt: skip
     if opts.control is not None:
         from .accuracy import check_point_error
         from .control import read_control
@@ -368,7 +369,7 @@ def _accuracy(result: MapResult, photos, vs: list[View], ground: Ground, opts: M
     if opts.truth is not None:
         from .accuracy import truth_error
 
-        acc = truth_error(opts.truth, photos, vs, ground, result.epsg)
+        acc = truth_error(opts.truth, photos, vs, ground, result.epsg, owner, transform)
         result.accuracy = acc
         result.truth_rmse_m = acc["rmse_m"]
         result.truth_rmse_gsd = round(acc["rmse_m"] / result.gsd_m, 3)

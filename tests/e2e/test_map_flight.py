@@ -8,13 +8,13 @@ georeference error against the true poses must be within 2 GSD (RMSE).
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 import rasterio
 
 from mission.survey import SurveySpec, plan_survey
 from sensors.catalog import get_camera
+from sensors.mosaic.cluster import dask_client
 from sensors.mosaic.pipeline import MapOptions, build_map
 from sitl.process import SitlProcess
 from telemetry.fly import fly
@@ -27,8 +27,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def flight_map(tmp_path_factory):
     """Fly a 50 x 30 m survey at 40 m (about 20 photos, 800 x 600) and map it once; (result, photo count)."""
-    from distributed import Client, LocalCluster
-
     tmp = tmp_path_factory.mktemp("map_flight")
     area = area_from_m([(0, 0), (50, 0), (50, 30), (0, 30)])
     spec = SurveySpec(altitude_m=40, front_overlap=0.75, side_overlap=0.65, home=latlon_of((-15, -15)),
@@ -43,13 +41,8 @@ def flight_map(tmp_path_factory):
     photos = tmp / "sitl" / "photos"
     n = len(list(photos.glob("IMG_*.JPG")))
     assert state.landed and n == state.photos >= 8
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)  # fmt: skip
-    try:
-        with Client(cluster) as client:
-            result = build_map(photos, tmp / "map", MapOptions(truth=photos / "truth.csv"), client=client)
-    finally:
-        cluster.close()
+    with dask_client(workers=2) as client:
+        result = build_map(photos, tmp / "map", MapOptions(truth=photos / "truth.csv"), client=client)
     adj = result.adjustment or {}
     print(f"\n{n} photos, {result.photos_used} used: truth RMSE {result.truth_rmse_m} m = {result.truth_rmse_gsd} GSD "
           f"at {result.gsd_m} m; accuracy {json.dumps(result.accuracy)}; adjustment {json.dumps(adj)[:1200]}; "
@@ -64,7 +57,7 @@ def test_sitl_flight_photos_make_a_map(flight_map):
     # out motion-blurred and were skipped as relatively blurred when measured).
     assert result.photos_used + len(result.skipped) == n and result.photos_used >= 0.75 * n, result.skipped
     assert all(s["reason"] for s in result.skipped)
-    assert result.accuracy["photos"] == result.photos_used
+    assert 0.5 * result.photos_used <= result.accuracy["photos"] <= result.photos_used  # photos that show in the map
     with rasterio.open(result.out_dir / "map.tif") as ds:
         assert ds.crs.to_epsg() == result.epsg and ds.read(4).mean() > 0.4 * 255
     assert json.loads((result.out_dir / "map.json").read_text())["truth_rmse_gsd"] == result.truth_rmse_gsd

@@ -9,7 +9,6 @@ every pipeline test.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -51,14 +50,9 @@ def world(photoset) -> World:
 
 @pytest.fixture(scope="session")
 def dask_client():
-    """A LocalCluster of 2 worker processes (1 thread each), shared by all pipeline tests."""
-    from distributed import Client, LocalCluster
+    """A LocalCluster of 2 worker processes (1 thread each), shared by all pipeline tests: the one
+    ``skyscan map`` starts itself (:func:`sensors.mosaic.cluster.dask_client`)."""
+    from sensors.mosaic.cluster import dask_client as local_cluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)  # fmt: skip
-    client = Client(cluster)
-    try:
+    with local_cluster(workers=2) as client:
         yield client
-    finally:
-        client.close()
-        cluster.close()
