@@ -286,8 +286,8 @@ def _solve(prob: _Problem, sigma_px: float, sigma_xy: float, sigma_z: float, sig
     tie = np.arange(2 * k) // 2
     cols = np.concatenate([6 * prob.ia[tie, None] + np.arange(6), 6 * prob.ib[tie, None] + np.arange(6),
                            (6 * n + tie)[:, None]], axis=1).ravel()  # fmt: skip
-    rows = np.r_[rows, 2 * k + np.arange(6 * n)]
-    cols = np.r_[cols, np.arange(6 * n)]
+    rows = np.r_[rows, 2 * k + np.arange(6 * n)].astype(np.int32)
+    cols = np.r_[cols, np.arange(6 * n)].astype(np.int32)
     shape = (2 * k + 6 * n, 6 * n + k)
 
     def residual(x):

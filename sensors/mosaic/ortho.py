@@ -30,6 +30,7 @@ from .geometry import Grid, Ground, View
 __all__ = ["TileResult", "render_tile"]
 
 _EPS = 1e-3  # weights below this fraction of a node's total are dropped
+_STRIP = 256  # output rows per pass when a view is remapped into a tile
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +65,9 @@ def _upsample(m: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np
     """Separable linear interpolation of a node grid ``m`` (kr, kc, ...) to full resolution (float32)."""
     ci, cf = cols
     ri, rf = rows
+    lo, hi = int(ri.min()), int(min(ri.max() + 2, m.shape[0]))  # only the node rows these pixels use
+    m = m[lo:hi]
+    ri = ri - lo
     ci1 = np.minimum(ci + 1, m.shape[1] - 1)
     ri1 = np.minimum(ri + 1, m.shape[0] - 1)
     cf = cf.reshape((1, -1) + (1,) * (m.ndim - 2))
@@ -151,9 +155,6 @@ def render_tile(
         r0, r1 = nr[max(rr.min() - 1, 0)], nr[min(rr.max() + 1, len(nr) - 1)]
         c0, c1 = nc[max(cc.min() - 1, 0)], nc[min(cc.max() + 1, len(nc) - 1)]
         r0, r1, c0, c1 = int(r0), int(r1) + 1, int(c0), int(c1) + 1
-        sub_rows = (rows[0][r0:r1], rows[1][r0:r1])
-        sub_cols = (cols[0][c0:c1], cols[1][c0:c1])
-        m = _upsample(np.dstack([uvs[k], W[k]]), sub_rows, sub_cols)
         reduce = 1
         if photo_gsd:
             while reduce < 8 and photo_gsd * reduce * 2 <= grid.gsd * 1.01:
@@ -162,16 +163,24 @@ def render_tile(
         if img is None:
             unreadable.append(v.index)
             continue
-        mu = (m[..., 0] + 0.5) / reduce - 0.5
-        mv = (m[..., 1] + 0.5) / reduce - 0.5
-        wt = m[..., 2]
         hh, ww = img.shape[:2]
-        wt *= (mu >= -0.5) & (mu <= ww - 0.5) & (mv >= -0.5) & (mv <= hh - 0.5)
-        sample = cv2.remap(img, mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        if gains is not None and v.index in gains:
-            sample *= gains[v.index]
-        acc[r0:r1, c0:c1] += sample * wt[..., None]
-        wsum[r0:r1, c0:c1] += wt
+        sub_cols = (cols[0][c0:c1], cols[1][c0:c1])
+        nodes = np.dstack([uvs[k], W[k]])
+        # Row strips bound the full-resolution temporaries (maps, samples) to a few MB whatever the
+        # tile size, so a worker's memory is the tile's accumulators plus one decoded photo.
+        for s0 in range(r0, r1, _STRIP):
+            s1 = min(s0 + _STRIP, r1)
+            m = _upsample(nodes, (rows[0][s0:s1], rows[1][s0:s1]), sub_cols)
+            mu = (m[..., 0] + 0.5) / reduce - 0.5
+            mv = (m[..., 1] + 0.5) / reduce - 0.5
+            wt = m[..., 2]
+            wt *= (mu >= -0.5) & (mu <= ww - 0.5) & (mv >= -0.5) & (mv <= hh - 0.5)
+            sample = cv2.remap(img, mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            if gains is not None and v.index in gains:
+                sample *= gains[v.index]
+            sample *= wt[..., None]
+            acc[s0:s1, c0:c1] += sample
+            wsum[s0:s1, c0:c1] += wt
         used.append(v.index)
     ok = wsum > 1e-6
     if region is not None:
