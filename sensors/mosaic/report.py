@@ -36,7 +36,14 @@ def _mercator_preview(path: Path, max_px: int = 1600, resampling=None):
     import rasterio
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
+    # Read from the smallest overview that still has about twice the preview's pixels: warping the
+    # full-resolution map into a small preview would pull the whole map into memory at once.
+    level = None
     with rasterio.open(path) as src:
+        need = max(src.width, src.height) / (2 * max_px)
+        levels = [i for i, f in enumerate(src.overviews(1)) if f <= need]
+        level = levels[-1] if levels else None
+    with rasterio.open(path, overview_level=level) if level is not None else rasterio.open(path) as src:
         tr, w, h = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
         f = max(w, h) / max_px
         if f > 1:
