@@ -37,7 +37,7 @@ from skyscan.atomic import atomic_write_text
 from skyscan.errors import InputError
 
 from .geometry import Grid, Ground, View, footprints, nadir_gsd, views
-from .ortho import TileResult, render_tile
+from .ortho import render_tile
 from .rasters import TiledWriter, to_cog, write_small_geotiff
 
 __all__ = ["MapOptions", "MapResult", "build_map"]
@@ -145,15 +145,11 @@ def _coarse(grid: Grid, step: int) -> tuple[int, int, object]:
     return w, h, transform
 
 
-def _place_coarse(dst: np.ndarray, tile: TileResult, step: int, grid_w: int, grid_h: int) -> None:
+def _place_coarse(dst: np.ndarray, values: np.ndarray, window: tuple[int, int, int, int], step: int) -> None:
     """Copy a tile's node values onto the global node grid (the tile's uniform nodes only)."""
-    c, r, w, h = tile.window
+    c, r, w, h = window
     kc, kr = len(range(0, w, step)), len(range(0, h, step))
-    dst[r // step : r // step + kr, c // step : c // step + kc] = tile_values(tile, dst.dtype)[:kr, :kc]
-
-
-def tile_values(tile: TileResult, dtype) -> np.ndarray:
-    return (tile.count if dtype == np.uint8 else tile.owner).astype(dtype)
+    dst[r // step : r // step + kr, c // step : c // step + kc] = values[:kr, :kc]
 
 
 def build_map(photos_dir, out_dir, opts: MapOptions = MapOptions(), progress: Progress | None = None,
@@ -295,8 +291,8 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
         with TiledWriter(work / "map.tif", grid.width, grid.height, grid.transform, epsg) as writer:
             for tile in _gather(client, futures, "ortho", progress):
                 writer.write(tile.window, tile.rgba)
-                _place_coarse(count, tile, step, cw, ch)
-                _place_coarse(owner, tile, step, cw, ch)
+                _place_coarse(count, tile.count, tile.window, step)
+                _place_coarse(owner, tile.owner, tile.window, step)
                 used.update(tile.used)
                 unreadable.update(tile.unreadable)
         t = lap("ortho", t)

@@ -27,8 +27,9 @@ _TILED = {"tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "defl
 
 # GDAL's block cache defaults to 5 % of the RAM and fills up as a large raster is written, so the
 # writer's memory would grow with the map (and so with the number of photos) up to that share. A
-# small fixed cache keeps it flat; tiles arrive whole, so little is lost.
-_GDAL_CACHE_MB = 256
+# small fixed cache keeps it flat (a whole 2048-px RGBA tile is 16 MB); tiles arrive whole, so little
+# is lost.
+_GDAL_CACHE_MB = 64
 
 
 class TiledWriter:
