@@ -123,6 +123,7 @@ def match_pair(va: View, vb: View, fa: Path, fb: Path, ground: Ground, gsd: floa
     sel_b = np.nonzero(okb_all & _inside(va, gb_all, gate_m, gsd))[0]
     if len(sel_a) < 8 or len(sel_b) < 8:
         return empty
+    cv2.setRNGSeed(va.index * 100003 + vb.index)  # the same photos give the same ties (RANSAC draws)
     flann = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
     knn = flann.knnMatch(da["desc"][sel_a].astype(np.float32), db["desc"][sel_b].astype(np.float32), k=2)
     pairs = np.array([(sel_a[m[0].queryIdx], sel_b[m[0].trainIdx]) for m in knn
