@@ -59,7 +59,10 @@ def extract_features(view: View, out: Path, n_features: int = 2500) -> tuple[Pat
         f = _MAX_SIDE / max(img.shape)
         img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         scale = view.intr.width / img.shape[1]
-    sift = cv2.SIFT_create(nfeatures=n_features)
+    # Precise upscale: without it OpenCV's SIFT reports keypoints half a pixel off (its first octave
+    # is upsampled by 2 with a shift), a bias that flips sign between strips flown in opposite
+    # directions and so bends the adjusted block.
+    sift = cv2.SIFT_create(nfeatures=n_features, enable_precise_upscale=True)
     kps, desc = sift.detectAndCompute(img, None)
     if desc is None or not kps:
         np.savez(out, xy=np.zeros((0, 2), np.float32), desc=np.zeros((0, 128), np.uint8))
