@@ -38,6 +38,7 @@ from skyscan.errors import InputError
 
 from .geometry import Grid, Ground, View, footprints, nadir_gsd, views
 from .ortho import render_tile
+from .photos import scan_photos
 from .rasters import TiledWriter, to_cog, write_small_geotiff
 
 __all__ = ["MapOptions", "MapResult", "build_map"]
@@ -187,26 +188,6 @@ def _gather(client, futures, stage: str, progress: Progress):
         progress(stage, done, total)
 
 
-def _scan(folder: Path, opts: MapOptions, client, progress: Progress):
-    """:func:`sensors.mosaic.photos.scan_photos` with one task per photo on the cluster."""
-    from sensors.catalog import get_camera
-    from sensors.positions import read_positions_csv
-
-    from .photos import assemble, list_photos, load_photo
-
-    cam = get_camera(opts.camera) if opts.camera else None
-    rows = read_positions_csv(opts.positions) if opts.positions is not None else {}
-    files = list_photos(folder)
-    if not files:
-        raise InputError(f"{folder}: no photos found (JPEG or TIFF files); point to the folder that holds them")
-    futures = [client.submit(load_photo, f, position=rows.get(f.name), camera=cam, pure=False) for f in files]
-    results = {}
-    for i, r in enumerate(_gather(client, futures, "scan", progress)):
-        results[i] = r
-    # Completion order is arbitrary: restore file order (assemble sorts by time, ties by name).
-    return assemble(sorted(results.values(), key=lambda r: str(r.path)))
-
-
 def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, client) -> MapResult:
     t_start = time.perf_counter()
     stages: dict[str, float] = {}
@@ -216,11 +197,10 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
         return time.perf_counter()
 
     t = time.perf_counter()
-    photo_set = _scan(photos_dir, opts, client, progress)
+    photo_set = scan_photos(photos_dir, positions=opts.positions, camera=opts.camera, client=client,
+                            progress=lambda done, total: progress("scan", done, total))
     skipped = [{"file": s.path.name, "reason": s.reason} for s in photo_set.skipped]
-    if not photo_set.photos:
-        reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:5]) or "no JPEG or TIFF files"
-        raise InputError(f"no usable photos in {photos_dir} ({reasons})")
+    # scan_photos raises InputError (with the reasons counted) when no photo is usable.
     photos = list(photo_set.photos)
     epsg = photo_set.epsg
     vs = views(photos, epsg)
