@@ -399,7 +399,7 @@ def refine_views(
     ``times`` (seconds, one per view) lets the report split seams into along-strip pairs (photos
     taken one after the other) and across-strip pairs (a long gap between them).
     """
-    from .pipeline import _gather
+    from .cluster import gather_as_completed
 
     progress = progress or (lambda *a: None)
     gsd = float(np.median([nadir_gsd(v, ground) for v in vs]))
@@ -418,7 +418,7 @@ def refine_views(
         ground_f = client.scatter(ground, broadcast=True, hash=False) if ground.dem is not None else ground
         mfuts = [client.submit(match_pair, vs[i], vs[j], feats[i], feats[j], ground_f, gsd, pure=False)
                  for i, j, _ in pairs]  # fmt: skip
-        ties = [t for t in _gather(client, mfuts, "match", progress) if len(t[2])]
+        ties = [t for t in gather_as_completed(mfuts, "match", progress) if len(t[2])]
         t2 = time.perf_counter()
     finally:
         shutil.rmtree(work, ignore_errors=True)

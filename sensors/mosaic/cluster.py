@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from skyscan.errors import InputError
 
-__all__ = ["dask_client"]
+__all__ = ["dask_client", "gather_as_completed"]
 
 
 @contextlib.contextmanager
@@ -52,3 +52,16 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     finally:
         client.close()
         cluster.close()
+
+
+def gather_as_completed(futures, stage: str, progress) -> Iterator:
+    """Results of ``futures`` in completion order, calling ``progress(stage, done, total)``; each future
+    is released once read, so finished results do not pile up in the workers' memory."""
+    from distributed import as_completed
+
+    total = len(futures)
+    progress(stage, 0, total)
+    for done, fut in enumerate(as_completed(futures), start=1):
+        yield fut.result()
+        fut.release()
+        progress(stage, done, total)

@@ -36,6 +36,7 @@ import shapely
 from skyscan.atomic import atomic_write_text
 from skyscan.errors import InputError
 
+from .cluster import gather_as_completed
 from .geometry import Grid, Ground, View, footprints, nadir_gsd, views
 from .ortho import render_tile
 from .photos import scan_photos
@@ -176,18 +177,6 @@ def _quiet(stage: str, done: int, total: int) -> None:
     pass
 
 
-def _gather(client, futures, stage: str, progress: Progress):
-    """Results of ``futures`` in completion order, reporting progress; each future is released once read."""
-    from distributed import as_completed
-
-    total = len(futures)
-    progress(stage, 0, total)
-    for done, fut in enumerate(as_completed(futures), start=1):
-        yield fut.result()
-        fut.release()
-        progress(stage, done, total)
-
-
 def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, client) -> MapResult:
     t_start = time.perf_counter()
     stages: dict[str, float] = {}
@@ -269,7 +258,7 @@ def _run(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progress, 
         used: set[int] = set()
         unreadable: set[int] = set()
         with TiledWriter(work / "map.tif", grid.width, grid.height, grid.transform, epsg) as writer:
-            for tile in _gather(client, futures, "ortho", progress):
+            for tile in gather_as_completed(futures, "ortho", progress):
                 writer.write(tile.window, tile.rgba)
                 _place_coarse(count, tile.count, tile.window, step)
                 _place_coarse(owner, tile.owner, tile.window, step)
