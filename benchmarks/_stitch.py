@@ -5,7 +5,8 @@
 ``cv2.Stitcher_create(cv2.Stitcher_SCANS)`` (affine model for flat scenes, all pairs matched,
 default resolutions: registration at 0.6 MP, compositing at full resolution) on ``--threads``
 OpenCV threads, writes the panorama and prints one JSON line: ``status`` ("ok", "out of memory",
-"error: ...", or the Stitcher's failure code name), the stage timings and the panorama's size.
+"error: ...", or the Stitcher's failure code name), the stage timings, the panorama's size and
+``registered``: how many photos the Stitcher kept in it (its ``component()``).
 
 Only cv2 and the standard library are imported, so the process's memory is the Stitcher's.
 ``--mem-cap-mb`` sets RLIMIT_AS (address space, which runs ahead of RSS), so an allocation beyond
@@ -17,6 +18,7 @@ above its RSS cap, which it enforces itself by watching RSS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -60,6 +62,8 @@ def stitch(photos: Path, out: Path, threads: int) -> dict:
             cv2.imwrite(str(out), pano, [cv2.IMWRITE_JPEG_QUALITY, 90])
             record["write_s"] = time.perf_counter() - t2
             record["panorama_px"] = [int(pano.shape[1]), int(pano.shape[0])]
+            with contextlib.suppress(cv2.error, AttributeError):  # the photos in the final panorama
+                record["registered"] = len(stitcher.component())
     except (cv2.error, MemoryError) as exc:
         if "read_s" in record and "stitch_s" not in record:  # how long the Stitcher ran before failing
             record["stitch_s"] = time.perf_counter() - t0 - record["read_s"]

@@ -15,8 +15,9 @@ adjustment). RMSE_r = sqrt(RMSE_x^2 + RMSE_y^2) as REFERENCES §9 defines it.
 ``gcp_list.txt`` carries those image observations). Each observation's pixel is projected through
 the map's pose of that photo onto the map's ground; the mean of a point's projections is where the
 map puts it, compared with where it was surveyed. Points without observations in a used photo cannot
-be located in the map and are counted as ``unmeasured``. skyscan does not adjust to control points,
-so every point (GCP or check point) is an independent check.
+be located in the map and are counted as ``unmeasured``. When the structure from motion used the
+``gcp`` points to georeference the map (``used_gcps``), only the ``check`` points are independent and
+only they are reported; otherwise every point is an independent check.
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int, ow
                 continue
         else:
             px = _sample_pixels(v)
-        true_pts, ok_t = ground.intersect(centre, pixel_rays(px, v.intr, View(0, v.path, v.intr, centre, rot).pose))
+        # The true ray through the pixel uses the camera's true lens (the SITL renders with the photo's
+        # own intrinsics), not the map's refined estimate of it.
+        true_pts, ok_t = ground.intersect(centre, pixel_rays(px, p.intrinsics,
+                                                             View(0, v.path, p.intrinsics, centre, rot).pose))
         map_pts, ok_m = ground.intersect(v.position, pixel_rays(px, v.intr, v.pose))
         ok = ok_t & ok_m
         dx.append(map_pts[ok, 0] - true_pts[ok, 0])
@@ -108,13 +112,14 @@ def truth_error(truth_csv, photos, vs: list[View], ground: Ground, epsg: int, ow
                                                                    else ", whole photos")}  # fmt: skip
 
 
-def check_point_error(control, vs: list[View], ground: Ground, epsg: int) -> dict | None:
+def check_point_error(control, vs: list[View], ground: Ground, epsg: int, used_gcps: bool = False) -> dict | None:
     """Map error at the observed control points (see the module docstring); None when none was observed."""
+    points = control.checks if used_gcps else control.points
     tr = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
     by_name = {v.name: v for v in vs}
     rows = []
     unmeasured = []
-    for cp in control.points:
+    for cp in points:
         hits = []
         for ob in cp.observations:
             v = by_name.get(Path(ob.image).name)
@@ -139,4 +144,5 @@ def check_point_error(control, vs: list[View], ground: Ground, epsg: int) -> dic
             "points": len(rows), "photos": sum(r[4] for r in rows), "unmeasured": unmeasured,
             "per_point": [{"name": n, "dx_m": round(float(a), 3), "dy_m": round(float(b), 3),
                            "dz_m": round(float(c), 3), "observations": k} for n, a, b, c, k in rows],
-            "reference": f"{len(rows)} control points from {Path(control.source).name} (not used in the adjustment)"}
+            "reference": f"{len(rows)} {'check' if used_gcps else 'control'} points from {Path(control.source).name} "
+                         "(not used to georeference the map)"}

@@ -4,7 +4,7 @@ One self-contained page (:class:`sensors.webmap.WebMap`, Leaflet inline, works o
 preview (from the COG's overviews, resampled to Web Mercator so Leaflet places it exactly), the
 overlap classes (2 red, 3 yellow, 4 light green, 5+ green, as photogrammetry reports colour them),
 the flight track through the photo positions, footprints and seam regions; below it the GSD,
-coverage, skipped photos with their reasons, adjustment residuals and absolute accuracy.
+coverage, skipped photos with their reasons, structure-from-motion figures, the map's consistency and absolute accuracy.
 """
 
 from __future__ import annotations
@@ -62,20 +62,39 @@ def _table(rows: list[tuple[str, str]], css: str = "skyscan-table") -> str:
     return f'<table class="{css}">{body}</table>'
 
 
-def _residual_rows(adj: dict) -> list[tuple[str, str]]:
-    rows = [("pairs matched", f"{adj.get('pairs_matched', 0)} of {adj.get('pairs_tried', 0)} overlapping pairs")]
-    if not adj.get("applied"):
-        rows.append(("adjustment", f"not applied: {adj.get('why_not', '')}"))
-        return rows
-    for label, key in (("tie points: all", None), ("along strips", "along_strip"), ("across strips", "across_strip")):
-        part = adj if key is None else adj.get(key)
-        if not part or not part["before"].get("points"):
-            continue
-        b, a = part["before"], part["after"]
-        rows.append((f"{label} ({a['points']}): RMS before -> after",
-                     f"{b['rms_m']:.3f} m ({b['rms_px']:.1f} px) -> {a['rms_m']:.3f} m ({a['rms_px']:.1f} px)"))
-    rows.append(("pose corrections", f"median {adj['correction_median_m']:.2f} m, max {adj['correction_max_m']:.2f} m, "
-                                     f"rotation median {adj['rotation_median_deg']:.2f} deg"))
+def sfm_rows(sfm: dict, photos_used: int, photos_in: int) -> list[tuple[str, str]]:
+    """The structure-from-motion report as (label, text) rows (HTML report and CLI summary)."""
+    g = sfm.get("georeference", {})
+    fit = g.get("gps_fit_m", {})
+    rows = [("engine", f"{sfm.get('engine', '')}, {sfm.get('camera_model', '')} camera, features at "
+                       f"{sfm.get('max_image_px', '')} px"),
+            ("registered", f"{sfm.get('registered', photos_used)} of {sfm.get('photos', photos_in)} photos in one "
+                           f"model ({sfm.get('pairs_verified', 0)} of {sfm.get('pairs', 0)} pairs verified)"),
+            ("tie points", f"{sfm.get('points', 0)}, mean reprojection error {sfm.get('reprojection_px', 0):.2f} px"),
+            ("georeferencing", f"{g.get('method', '')}: camera centres within {fit.get('median', 0):.2f} m "
+                               f"(median), {fit.get('max', 0):.2f} m (max) of the GPS"
+                               + (f"; GPS outliers left out: {', '.join(g['gps_outliers'])}"
+                                  if g.get("gps_outliers") else ""))]  # fmt: skip
+    if "tilt_deg" in sfm:
+        tilt = sfm["tilt_deg"]
+        rows.append(("camera tilt from vertical", f"median {tilt['median']:.1f} deg, max {tilt['max']:.1f} deg "
+                                                  "(from the images)"))  # fmt: skip
+    for c in sfm.get("intrinsics", []):
+        rows.append((f"lens {c['size'][0]} x {c['size'][1]}", f"focal {c['focal_px']:.1f} px ({sfm.get('focal', '')}; "
+                     f"prior {c['focal_prior_px']}), k1 {c['k1']:+.4f}, k2 {c['k2']:+.4f}"))  # fmt: skip
+    if "ground" in sfm:
+        rows.append(("projected onto", sfm["ground"]["source"]))
+    if "altitude" in sfm:
+        rows.append(("camera heights", sfm["altitude"]))
+    return rows
+
+
+def quality_rows(q: dict) -> list[tuple[str, str]]:
+    """The map's own consistency figures (:mod:`sensors.mosaic.consistency`) as rows."""
+    rows = [("verdict", q.get("verdict", ""))]
+    for k, v in q.items():
+        if k != "verdict" and isinstance(v, int | float | str):
+            rows.append((k.replace("_", " "), f"{v:.3f}" if isinstance(v, float) else str(v)))
     return rows
 
 
@@ -118,10 +137,15 @@ def write_report(path, result, photos, vs, polys) -> Path:
         ("area covered", f"{result.covered_m2 / 1e4:.2f} ha"),
         ("time", f"{result.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in result.stages.items()) + ")"),
     ]
+    if result.verdict:
+        m.add_html(f'<p class="skyscan-verdict"><b>{html.escape(result.verdict)}</b></p>')
     m.add_html("<h2>Summary</h2>" + _table(summary))
     m.add_html("<h2>Overlap (share of the mapped area seen by)</h2>" + _table(hist))
-    if result.adjustment:
-        m.add_html("<h2>Pose refinement</h2>" + _table(_residual_rows(result.adjustment)))
+    if result.quality:
+        m.add_html("<h2>Map consistency (measured on the map)</h2>" + _table(quality_rows(result.quality)))
+    if result.sfm:
+        m.add_html("<h2>Structure from motion</h2>" + _table(sfm_rows(result.sfm, result.photos_used,
+                                                                       result.photos_in)))
     if result.accuracy:
         a = result.accuracy
         m.add_html("<h2>Absolute accuracy</h2>" + _table([

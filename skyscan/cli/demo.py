@@ -114,9 +114,9 @@ def _map(output: Path, photos_dir: Path) -> None:
     write_geotags(result, output / "tagged")
     screen.print(f"[bold]4. geotag[/]: {len(result.positions)} of {result.n_photos} photos tagged from "
                  f"{result.n_events} camera events in the flight log -> {output / 'tagged'}")
-    screen.print("[bold]5. map[/]: orthomosaic of the tagged photos (features, matching, pose adjustment, "
-                 "tiles) on a local Dask cluster")
-    run_map(output / "tagged", out_dir=output / "map", gsd=None, dem=None, ground_alt=None,
+    screen.print("[bold]5. map[/]: orthomosaic of the tagged photos (structure from motion with COLMAP, "
+                 "terrain from its points, tiles) on a local Dask cluster")
+    run_map(output / "tagged", out_dir=output / "map", gsd=None, dem=None, dsm=False, ground_alt=None,
             positions=None, camera=None, control=None, truth=photos_dir / "truth.csv", no_match=False, scheduler=None,
             workers=None, no_report=False)  # fmt: skip
     screen.print(f"[bold green]done[/]: open {output / 'map' / 'report.html'} (the map) and "

@@ -16,24 +16,25 @@ from rich.table import Table
 from sensors.mosaic.pipeline import MapOptions, MapResult, build_map
 from skyscan.cli.display import console
 
-_STAGES = {"scan": "reading photos", "features": "finding features", "match": "matching pairs",
-           "ortho": "rendering tiles", "cog": "writing the COG"}  # fmt: skip
+_STAGES = {"scan": "reading photos", "features": "finding features", "matching": "matching pairs",
+           "mapping": "structure from motion", "ortho": "rendering tiles", "cog": "writing the COG",
+           "consistency": "checking the map"}  # fmt: skip
 
 
 def _summary(r: MapResult) -> None:
+    from sensors.mosaic.report import sfm_rows
+
     out = console()
+    if r.verdict:
+        out.print(r.verdict, style="bold yellow" if r.verdict.startswith("WARNING") else "bold green", markup=False)
     tab = Table(show_header=False, box=None, pad_edge=False)
     tab.add_row("map", f"{r.out_dir / r.files['map']}  ({r.width} x {r.height} px, {r.gsd_m * 100:.2f} cm/px, "
                        f"EPSG:{r.epsg})")
     tab.add_row("photos", f"{r.photos_used} used of {r.photos_in}, {len(r.skipped)} skipped")
     tab.add_row("area", f"{r.covered_m2 / 1e4:.2f} ha")
-    adj = r.adjustment or {}
-    if adj.get("applied"):
-        b, a = adj["before"], adj["after"]
-        tab.add_row("seams", f"tie points {a['points']}: RMS {b['rms_px']:.1f} px -> {a['rms_px']:.2f} px "
-                             f"({a['rms_m'] * 100:.1f} cm) after adjustment")
-    elif adj:
-        tab.add_row("seams", f"no adjustment: {adj.get('why_not', '')}")
+    if r.sfm:
+        for k, v in sfm_rows(r.sfm, r.photos_used, r.photos_in)[1:5]:
+            tab.add_row(k, v)
     if r.accuracy:
         tab.add_row("accuracy", f"RMSE {r.accuracy['rmse_m'] * 100:.1f} cm = {r.accuracy['rmse_m'] / r.gsd_m:.2f} GSD "
                                 f"against {r.accuracy.get('reference', 'truth')}")
@@ -51,26 +52,29 @@ def run_map(
                                  "footprints.geojson, report.html and map.json."),
     gsd: float | None = typer.Option(None, "--gsd", help="Output cell size in metres (default: the photos' GSD)."),
     dem: Path | None = typer.Option(None, "--dem", help="Terrain model GeoTIFF (any CRS) to project onto; "
-                                    "default: a plane at the take-off height."),
-    ground_alt: float | None = typer.Option(None, "--ground-alt", help="Ground height (m AMSL) when the photos "
-                                            "carry no height above take-off."),
+                                    "default: a terrain model from the reconstruction."),
+    dsm: bool = typer.Option(False, "--dsm", help="Project onto a surface model from the reconstruction "
+                             "(roofs and trees stand up) instead of the terrain."),
+    ground_alt: float | None = typer.Option(None, "--ground-alt", help="With --no-match: ground height (m) when "
+                                            "the photos carry no height above take-off."),
     positions: Path | None = typer.Option(None, "--positions", help="Positions CSV from `skyscan geotag`, "
                                           "overriding the photos' own GPS/orientation."),
     camera: str | None = typer.Option(None, "--camera", help="Catalogue camera (see `skyscan cameras`) when "
                                       "EXIF does not identify it."),
-    control: Path | None = typer.Option(None, "--control", help="Check points: CSV (name, lat, lon, alt) or ODM "
-                                        "gcp_list.txt with image marks; reports the map's error at them."),
+    control: Path | None = typer.Option(None, "--control", help="Control points: CSV (name, lat, lon, alt, kind) "
+                                        "or ODM gcp_list.txt with image marks; 'gcp' marks (3+) georeference the "
+                                        "map, 'check' marks measure its error."),
     truth: Path | None = typer.Option(None, "--truth", help="SITL truth.csv: report the absolute accuracy "
                                       "against the true poses."),
-    no_match: bool = typer.Option(False, "--no-match", help="Direct georeferencing only: no image matching "
-                                  "and no pose adjustment."),
+    no_match: bool = typer.Option(False, "--no-match", help="Direct georeferencing only (a preview): poses from "
+                                  "the photos' tags, no structure from motion."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Run on an existing Dask cluster "
                                          "(tcp://HOST:8786); it must see the same files."),
     workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: one per core)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
 ) -> None:
     """Build a georeferenced orthomosaic (Cloud-Optimised GeoTIFF) with an overlap raster and a report."""
-    opts = MapOptions(gsd=gsd, dem=dem, ground_alt=ground_alt, positions=positions, camera=camera, truth=truth,
+    opts = MapOptions(gsd=gsd, dem=dem, dsm=dsm, ground_alt=ground_alt, positions=positions, camera=camera, truth=truth,
                       control=control, match=not no_match, scheduler=scheduler, workers=workers,
                       report=not no_report)  # fmt: skip
     out = console()

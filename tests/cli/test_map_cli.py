@@ -52,7 +52,7 @@ def test_map_command_writes_the_map_and_a_summary(photoset, tmp_path):
     assert "accuracy" in text and "GSD" in text and "photos/min" in text
     assert _listing(out) == ["footprints.geojson", "map.json", "map.tif", "overlap.tif", "report.html"]
     doc = json.loads((out / "map.json").read_text())
-    assert doc["photos_used"] == SET_PHOTOS and doc["adjustment"] is None  # --no-match
+    assert doc["photos_used"] == SET_PHOTOS and doc["sfm"] is None  # --no-match
     assert f"{doc['width']} x {doc['height']} px" in text
     assert doc["truth_rmse_gsd"] <= 2.0
 

@@ -43,9 +43,8 @@ def flight_map(tmp_path_factory):
     assert state.landed and n == state.photos >= 8
     with dask_client(workers=2) as client:
         result = build_map(photos, tmp / "map", MapOptions(truth=photos / "truth.csv"), client=client)
-    adj = result.adjustment or {}
     print(f"\n{n} photos, {result.photos_used} used: truth RMSE {result.truth_rmse_m} m = {result.truth_rmse_gsd} GSD "
-          f"at {result.gsd_m} m; accuracy {json.dumps(result.accuracy)}; adjustment {json.dumps(adj)[:1200]}; "
+          f"at {result.gsd_m} m; accuracy {json.dumps(result.accuracy)}; sfm {json.dumps(result.sfm)[:1200]}; "
           f"skipped {result.skipped}; {result.seconds:.1f} s")  # fmt: skip
     return result, n
 
