@@ -13,6 +13,7 @@ where it appears in photos (:class:`ImageObservation`). :func:`read_control` rea
   ``WGS84 UTM 32N``, ``WGS84`` or a proj string), then one line per observation
   ``geo_x geo_y geo_z im_x im_y image_name [gcp_name]`` (whitespace separated; ``#`` comments).
   Lines of one mark share ``gcp_name``; without one, lines with the same coordinates are one mark.
+  The format has no kind: marks named ``check...`` or ``chk...`` are check points, the rest GCPs.
   Projected coordinates are converted to WGS84; heights are kept as written (the file's datum).
 
 Every error names the file and line and says what is expected.
@@ -41,6 +42,8 @@ _COLUMNS = {
 }
 _KIND_WORDS = {"gcp": "gcp", "control": "gcp", "gcps": "gcp", "check": "check", "checkpoint": "check",
                "check_point": "check", "cp": "check"}  # fmt: skip
+# ODM's gcp_list.txt has no kind column: a point whose name starts with one of these is a check point.
+_CHECK_PREFIXES = ("check", "chk")
 _UTM_NAME = re.compile(r"^WGS\s*-?84\s+UTM\s+(\d{1,2})\s*([NS])$", re.IGNORECASE)
 
 
@@ -258,7 +261,9 @@ def _parse_gcp_list(path: Path, text: str) -> ControlPoints:
         g["obs"].append(obs)
     points = []
     for n, g in enumerate(groups.values(), start=1):
-        points.append(ControlPoint(g["name"] or f"gcp{n}", g["lon"], g["lat"], g["alt"], "gcp", tuple(g["obs"])))
+        name = g["name"] or f"gcp{n}"
+        kind = "check" if name.lower().startswith(_CHECK_PREFIXES) else "gcp"
+        points.append(ControlPoint(name, g["lon"], g["lat"], g["alt"], kind, tuple(g["obs"])))
     return ControlPoints(tuple(points), path, crs_text)
 
 

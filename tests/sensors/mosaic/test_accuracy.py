@@ -34,6 +34,7 @@ def _marks(photoset, world, n: int = 6):
         if abs(top - z) < 0.05:  # bare earth: a mark on a roof or a tree is not a ground mark
             points.append((x, y, z))
     lines = []
+    names = [f"cp{k}" if k < n // 2 else f"check{k}" for k in range(n)]  # half control, half check points
     for k, (x, y, z) in enumerate(points):
         lon, lat = to_grid.transform(x, y, direction="INVERSE")
         for p in photos:
@@ -45,18 +46,24 @@ def _marks(photoset, world, n: int = 6):
             uv, vis = project_points(np.array([[x, y, z]]), p.intrinsics, CameraPose(centre, rot))
             u, v = uv[0]
             if vis[0] and 0 <= u < p.intrinsics.width and 0 <= v < p.intrinsics.height:
-                lines.append(f"{lon:.9f} {lat:.9f} {z:.3f} {u:.2f} {v:.2f} {p.path.name} cp{k}")
+                lines.append(f"{lon:.9f} {lat:.9f} {z:.3f} {u:.2f} {v:.2f} {p.path.name} {names[k]}")
     return points, lines
 
 
 def test_map_error_at_check_points_is_within_two_gsd(photoset, world, dask_client, tmp_path):
+    """Three control points georeference the map (the GPS then only checks it); three check points, never
+    used, measure it."""
     points, lines = _marks(photoset, world)
-    lines.append("0.0 0.0 0.0 10 10 NOT_A_PHOTO.JPG nowhere")  # marked in a photo that is not in the set
+    lines.append("0.0 0.0 0.0 10 10 NOT_A_PHOTO.JPG check-nowhere")  # marked in a photo that is not in the set
     gcp = tmp_path / "gcp_list.txt"
     gcp.write_text("EPSG:4326\n" + "\n".join(lines) + "\n")
     result = build_map(photoset, tmp_path / "out", MapOptions(control=gcp, report=False), client=dask_client)
+    geo = result.sfm["georeference"]
+    assert geo["method"] == "control points" and geo["control_points"] == 3, geo
     acc = result.accuracy
-    assert acc is not None and acc["points"] == len(points), acc
-    assert acc["unmeasured"] == ["nowhere"]
+    print(geo, acc)
+    assert acc is not None and acc["points"] == len(points) // 2, acc  # the check points only
+    assert {p["name"] for p in acc["per_point"]} == {"check3", "check4", "check5"}
+    assert acc["unmeasured"] == ["check-nowhere"]
     assert acc["rmse_m"] <= 2 * result.gsd_m, f"check-point RMSE {acc['rmse_m']} m > 2 GSD ({result.gsd_m} m)"
-    assert acc["photos"] >= 2 * len(points)  # every mark is in several overlapping photos
+    assert acc["photos"] >= len(points)  # every mark is in several overlapping photos
