@@ -186,51 +186,8 @@ def _umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None) -> tuple[fl
 
 
 # -- the engine, stage by stage (each a plain function: the pipeline runs them as Dask tasks) -------
-def photo_features(view: View, out: Path, max_px: int, n_features: int) -> int:
-    """SIFT of one photo (OpenCV; one Dask task per photo) saved to ``out`` (.npz) for COLMAP: keypoints
-    ``x, y, scale, orientation`` at full resolution in COLMAP's pixel convention, RootSIFT uint8
-    descriptors (COLMAP's own normalisation). Returns the number of features (-1: unreadable).
-
-    Why not COLMAP's extractor: its CPU SIFT took 0.6-1 s per photo per core here (487 photos of
-    1024 x 768 in over 8 minutes on 2 cores), OpenCV's a fraction of that, and a task per photo
-    spreads over a cluster's workers instead of one process's threads.
-    """
-    import cv2
-
-    long_side = max(view.intr.width, view.intr.height)
-    reduce = 1
-    while reduce < 8 and long_side / (reduce * 2) >= max_px:
-        reduce *= 2
-    flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
-            8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[reduce]  # fmt: skip
-    img = cv2.imread(str(view.path), flag)
-    if img is None:
-        return -1
-    if max(img.shape) > max_px:
-        f = max_px / max(img.shape)
-        img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    scale = view.intr.width / img.shape[1]
-    # Precise upscale: without it OpenCV's SIFT puts keypoints half a pixel off (its first octave is
-    # upsampled with a shift), which flips sign between strips flown in opposite directions.
-    sift = cv2.SIFT_create(nfeatures=n_features, enable_precise_upscale=True)
-    kps, desc = sift.detectAndCompute(img, None)
-    kp = np.zeros((0, 4), np.float32)
-    d8 = np.zeros((0, 128), np.uint8)
-    if desc is not None and kps:
-        kp = np.array([(*k.pt, k.size, k.angle) for k in kps], np.float64)
-        kp[:, :2] = (kp[:, :2] + 0.5) * scale  # COLMAP: pixel centres at +0.5
-        kp[:, 2] *= scale / 2.0
-        kp[:, 3] = np.radians(kp[:, 3])
-        root = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-9))  # RootSIFT (L1, sqrt)
-        d8 = np.clip(np.round(512.0 * root), 0, 255).astype(np.uint8)
-        kp = kp.astype(np.float32)
-    np.savez(out, kp=kp, desc=d8)
-    return len(kp)
-
-
-def import_features(vs: Sequence[View], work: Path, opts: SfmOptions) -> dict:
-    """The photos into ``work/colmap.db`` (one COLMAP camera per physical camera, its focal length from
-    EXIF / the catalogue as the prior) with the features :func:`photo_features` saved."""
+def extract(vs: Sequence[View], work: Path, opts: SfmOptions) -> dict:
+    """Features of every view into ``work/colmap.db``, one COLMAP camera per physical camera."""
     import pycolmap
 
     pycolmap.logging.minloglevel = 2
@@ -241,24 +198,22 @@ def import_features(vs: Sequence[View], work: Path, opts: SfmOptions) -> dict:
         if not link.exists():
             link.symlink_to(Path(v.path).resolve())
     db = work / "colmap.db"
-    pycolmap.Database.open(db).close()  # import_images wants the file to exist
+    eo = pycolmap.FeatureExtractionOptions(max_image_size=opts.max_image_px, num_threads=_threads(opts),
+                                           use_gpu=False)  # fmt: skip
+    eo.sift.max_num_features = opts.max_features
+    t = time.perf_counter()
     for group in _camera_groups(vs):
         ro = pycolmap.ImageReaderOptions(camera_model=opts.camera_model,
                                          camera_params=_colmap_params(group[0].intr, opts.camera_model))
-        pycolmap.import_images(db, images, camera_mode=pycolmap.CameraMode.SINGLE,
-                               image_names=[_image_name(v) for v in group], options=ro)  # fmt: skip
-    counts = {}
+        pycolmap.extract_features(db, images, image_names=[_image_name(v) for v in group],
+                                  camera_mode=pycolmap.CameraMode.SINGLE, reader_options=ro,
+                                  extraction_options=eo, device=pycolmap.Device.cpu)  # fmt: skip
     d = pycolmap.Database.open(db)
     try:
-        for im in d.read_all_images():
-            f = np.load(work / "features" / f"{Path(im.name).stem}.npz")
-            d.write_keypoints(im.image_id, f["kp"])
-            d.write_descriptors(im.image_id, pycolmap.FeatureDescriptors(pycolmap.FeatureExtractorType.SIFT,
-                                                                         f["desc"]))  # fmt: skip
-            counts[im.name] = len(f["kp"])
+        counts = {im.name: d.num_keypoints_for_image(im.image_id) for im in d.read_all_images()}
     finally:
         d.close()
-    return {"features": counts}
+    return {"seconds": round(time.perf_counter() - t, 2), "features": counts}
 
 
 def match(vs: Sequence[View], pairs: Sequence[tuple[int, int]], origin: np.ndarray, work: Path,
@@ -394,20 +349,7 @@ def reconstruct(vs: Sequence[View], polys, work: Path, opts: SfmOptions = SfmOpt
         progress(stage, 1, 1)
         return out
 
-    t = time.perf_counter()
-    (work / "features").mkdir(parents=True, exist_ok=True)
-    npz = [work / "features" / f"{Path(_image_name(v)).stem}.npz" for v in vs]
-    if client is not None:
-        from .cluster import gather_as_completed
-
-        futs = [client.submit(photo_features, v, f, opts.max_image_px, opts.max_features, pure=False)
-                for v, f in zip(vs, npz, strict=True)]  # fmt: skip
-        n_feat = list(gather_as_completed(futs, "features", progress))
-    else:
-        n_feat = [photo_features(v, f, opts.max_image_px, opts.max_features) for v, f in zip(vs, npz, strict=True)]
-    readable = [v for v, n in zip(vs, n_feat, strict=True) if n >= 0]
-    ext = run("import", import_features, readable, work, opts)
-    ext["seconds"] = round(time.perf_counter() - t, 2)
+    ext = run("features", extract, list(vs), work, opts)
     mat = run("matching", match, list(vs), pairs, origin, work, opts)
     mod = run("mapping", map_model, work, opts)
     spread = float(np.ptp(np.array([v.position for v in vs]), axis=0).max())

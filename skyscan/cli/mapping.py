@@ -18,7 +18,7 @@ from skyscan.cli.display import console
 
 _STAGES = {"scan": "reading photos", "features": "finding features", "matching": "matching pairs",
            "mapping": "structure from motion", "ortho": "rendering tiles", "cog": "writing the COG",
-           "import": "preparing COLMAP", "consistency": "checking the map"}  # fmt: skip
+           "consistency": "checking the map"}  # fmt: skip
 
 
 def _summary(r: MapResult) -> None:
