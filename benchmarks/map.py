@@ -265,6 +265,20 @@ def run_skyscan(s: PhotoSet, work: Path, workers: int, cap_s: float, mem_cap: in
     return run
 
 
+def _measured(cmd: list[str], log: Path, cap_s: float, mem_cap: int, s: PhotoSet, tool: str,
+              **extra) -> tuple[Run, dict | None]:  # fmt: skip
+    """Run a helper process measured: its row, and its last JSON record (None when it was capped, or died
+    without one, e.g. killed by the kernel or a crash inside the library: the row says which)."""
+    code, wall, peak, limit = measure(cmd, log, cap_s, mem_cap)
+    run = Run(s.label, s.n, tool, limit or "ok", wall, peak / 2**20, **extra)
+    if limit:
+        return run, None
+    record = _last_record(log)
+    if record is None:
+        run.status = f"crashed (exit {code}): {_last_line(log)}"
+    return run, record
+
+
 def run_colmap(s: PhotoSet, work: Path, threads: int, cap_s: float, mem_cap: int) -> Run:
     """Plain pycolmap on the set (benchmarks/_colmap_plain.py ``sfm``, measured), then its map and
     offsets (``evaluate``, its own process, timed apart: detail line only)."""
@@ -272,15 +286,10 @@ def run_colmap(s: PhotoSet, work: Path, threads: int, cap_s: float, mem_cap: int
     helper = [sys.executable, "-m", "benchmarks._colmap_plain"]
     log = work / f"colmap-{s.slug}.log"
     cmd = [*helper, "sfm", str(s.path), str(out), "--threads", str(threads)]
-    code, wall, peak, limit = measure(cmd, log, cap_s, mem_cap)
-    run = Run(s.label, s.n, PLAIN, limit or "ok", wall, peak / 2**20)
-    if limit:
-        return run
-    record = _last_record(log)
+    run, record = _measured(cmd, log, cap_s, mem_cap, s, PLAIN)
     if record is None:
-        run.status = f"crashed (exit {code}): {_last_line(log)}"
         return run
-    run.status = record.get("status", f"exit {code}")
+    run.status = record.get("status", "no status")
     run.registered, run.registered_of = record.get("registered"), record.get("photos")
     stages = [f"{k[:-2]} {record[k]:.1f} s" for k in ("features_s", "matching_s", "mapping_s") if k in record]
     if record.get("reprojection_px") is not None:
@@ -338,14 +347,8 @@ def run_stitcher(s: PhotoSet, work: Path, threads: int, cap_s: float, mem_cap: i
     as_cap = min(AS_FACTOR * mem_cap, psutil.virtual_memory().total) if mem_cap else 0
     cmd = [sys.executable, "-m", "benchmarks._stitch", str(s.path), str(work / f"stitcher-{s.slug}.jpg"),
            "--threads", str(threads), "--mem-cap-mb", str(as_cap / 2**20)]  # fmt: skip
-    code, wall, peak, limit = measure(cmd, log, cap_s, mem_cap)
-    run = Run(s.label, s.n, CV, limit or "ok", wall, peak / 2**20, offset_note=NO_GEOREF)
-    if limit:
-        return run
-    record = _last_record(log)
+    run, record = _measured(cmd, log, cap_s, mem_cap, s, CV, offset_note=NO_GEOREF)
     if record is None:
-        # No result line: the process died (e.g. killed by the kernel or a crash inside OpenCV).
-        run.status = f"crashed (exit {code}): {_last_line(log)}"
         return run
     run.status = record["status"]
     if run.status == "out of memory" and as_cap:
