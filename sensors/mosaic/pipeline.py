@@ -272,7 +272,12 @@ def _stages(photos_dir: Path, out_dir: Path, opts: MapOptions, progress: Progres
         vs = [replace(v, index=i) for i, v in enumerate(rec.views)]
         sfm = rec.stats
         sfm["altitude"] = _altitude_source(photos, opts)
-        ground, vs, region, sfm["ground"] = _surface(rec.points[rec.point_error_px < 2.0], vs, opts, epsg)
+        if len(rec.points) or opts.dem is not None:
+            ground, vs, region, sfm["ground"] = _surface(rec.points[rec.point_error_px < 2.0], vs, opts, epsg)
+        else:  # registered by rotation only (photos from one spot): no tie points to model the ground on
+            ground = _ground(photos, opts, epsg, vs)
+            sfm["ground"] = {"source": "--ground-alt" if opts.ground_alt is not None else
+                             "a plane at the take-off height (DJI RelativeAltitude)"}  # fmt: skip
         t = lap("structure from motion", t)
     else:
         ground = _ground(photos, opts, epsg, vs)

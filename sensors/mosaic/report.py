@@ -66,22 +66,36 @@ def sfm_rows(sfm: dict, photos_used: int, photos_in: int) -> list[tuple[str, str
     """The structure-from-motion report as (label, text) rows (HTML report and CLI summary)."""
     g = sfm.get("georeference", {})
     fit = g.get("gps_fit_m", {})
+    models = sfm.get("models", [])
+    where = f"{len(models)} groups ({', '.join(map(str, models))} photos)" if len(models) > 1 else "one model"
     rows = [("engine", f"{sfm.get('engine', '')}, {sfm.get('camera_model', '')} camera, features at "
                        f"{sfm.get('max_image_px', '')} px"),
-            ("registered", f"{sfm.get('registered', photos_used)} of {sfm.get('photos', photos_in)} photos in one "
-                           f"model ({sfm.get('pairs_verified', 0)} of {sfm.get('pairs', 0)} pairs verified)"),
-            ("tie points", f"{sfm.get('points', 0)}, mean reprojection error {sfm.get('reprojection_px', 0):.2f} px"),
-            ("georeferencing", f"{g.get('method', '')}: camera centres within {fit.get('median', 0):.2f} m "
-                               f"(median), {fit.get('max', 0):.2f} m (max) of the GPS"
-                               + (f"; GPS outliers left out: {', '.join(g['gps_outliers'])}"
-                                  if g.get("gps_outliers") else ""))]  # fmt: skip
+            ("registered", f"{sfm.get('registered', photos_used)} of {sfm.get('photos', photos_in)} photos in "
+                           f"{where if 'registration' in sfm else 'one model'} ({sfm.get('pairs_verified', 0)} of "
+                           f"{sfm.get('pairs', 0)} pairs verified)")]  # fmt: skip
+    if "registration" in sfm:  # photos from one spot: rotations only
+        dis = sfm["tag_disagreement_deg"]
+        rows += [("registration", f"{sfm['registration']}; overlaps agree within {sfm['rotation_residual_px']:.2f} px "
+                                  f"(median pair)"),
+                 ("georeferencing", f"{g.get('method', '')}; the tags differ from the images' orientation by "
+                                    f"{dis['median']:.1f} deg (median), {dis['max']:.1f} deg (max)")]  # fmt: skip
+    else:
+        rows += [("tie points", f"{sfm.get('points', 0)}, mean reprojection error "
+                                f"{sfm.get('reprojection_px', 0):.2f} px"),
+                 ("georeferencing", f"{g.get('method', '')}: camera centres within {fit.get('median', 0):.2f} m "
+                                    f"(median), {fit.get('max', 0):.2f} m (max) of the GPS"
+                                    + (f"; GPS outliers left out: {', '.join(g['gps_outliers'])}"
+                                       if g.get("gps_outliers") else ""))]  # fmt: skip
+    if sfm.get("split", "one model") != "one model":
+        rows.append(("split-merge", sfm["split"]))
     if "tilt_deg" in sfm:
         tilt = sfm["tilt_deg"]
         rows.append(("camera tilt from vertical", f"median {tilt['median']:.1f} deg, max {tilt['max']:.1f} deg "
                                                   "(from the images)"))  # fmt: skip
     for c in sfm.get("intrinsics", []):
-        rows.append((f"lens {c['size'][0]} x {c['size'][1]}", f"focal {c['focal_px']:.1f} px ({sfm.get('focal', '')}; "
-                     f"prior {c['focal_prior_px']}), k1 {c['k1']:+.4f}, k2 {c['k2']:+.4f}"))  # fmt: skip
+        rows.append((f"lens {c['size'][0]} x {c['size'][1]}", f"focal {c['focal_px']:.1f} px (prior "
+                     f"{c['focal_prior_px']}), k1 {c['k1']:+.4f}, k2 {c['k2']:+.4f}; "
+                     f"{sfm.get('lens', '')}"))  # fmt: skip
     if "ground" in sfm:
         rows.append(("projected onto", sfm["ground"]["source"]))
     if "altitude" in sfm:

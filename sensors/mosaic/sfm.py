@@ -3,12 +3,14 @@
 This is the map pipeline's one door to the SfM engine (ARCHITECTURE: swap the engine or split the block
 into sub-models without touching the other stages). What COLMAP does: SIFT features, matching with
 geometric verification, incremental mapping with bundle adjustment (GPS position priors in a local
-Cartesian frame, robust loss; radial distortion refined per camera, and the focal length where the
-views can tell it: see :func:`map_model`). What we do
-around it: the image pairs (from the footprints and the GPS neighbours: never all pairs), one COLMAP
+Cartesian frame, robust loss; the lens, focal length and radial distortion, refined per camera where
+the views can tell it: see :func:`map_model`), and over ``split_at`` photos its hierarchical mapper
+(overlapping sub-models, merged). What we do around it: the image pairs (from the footprints and the
+GPS neighbours: never all pairs), one COLMAP
 camera per physical camera with its focal length from EXIF / the catalogue as the prior, a robust
 similarity of the model onto the GPS positions (one photo with a bad fix must not bend the map),
-control points, and the reasons a photo was not registered.
+control points, the reasons a photo was not registered, and photos taken from one spot (no parallax:
+:mod:`~sensors.mosaic.rotations`).
 
 Coordinates: the model is solved in ``grid - origin`` (UTM metres minus the photos' mean position:
 float64 keeps millimetres either way, but COLMAP's thresholds and Ceres' scaling behave best near
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,8 +54,12 @@ class SfmOptions:
     neighbours: int = 10  # image pairs per photo: footprint overlaps and nearest GPS positions
     camera_model: str = "RADIAL"  # f, cx, cy, k1, k2: enough for drone lenses, stable on small sets
     gps_sigma_m: float = 3.0  # prior on each camera centre (horizontal); vertical twice that
-    refine_focal: bool | None = None  # None: only where the block can tell it (see map_model)
-    threads: int = 1  # COLMAP threads; 1 gives the same model every run (more threads did not: 1.8-8.8 GSD)
+    refine_lens: bool | None = None  # focal length and distortion; None: only where the views tell them (map_model)
+    first_octave: int | None = None  # SIFT's first octave; None: 0 for photos scaled down, -1 (doubled) for small ones
+    threads: int = 0  # features and matching (0: every core; the same result whatever the number)
+    mapper_threads: int = 1  # 1 gives the same model every run (more threads did not: 1.8-8.8 GSD)
+    split_at: int = 500  # larger sets: overlapping sub-models of this many photos, mapped side by side, merged
+    split_overlap: int = 50  # photos shared by neighbouring sub-models (what the merge aligns them on)
     seed: int = 1
 
 
@@ -83,6 +90,8 @@ def _camera_groups(vs: Sequence[View]) -> list[list[View]]:
 def _colmap_params(intr: Intrinsics, model: str) -> str:
     f = 0.5 * (intr.fx + intr.fy)
     cx, cy = intr.cx + 0.5, intr.cy + 0.5
+    if model == "SIMPLE_PINHOLE":
+        return f"{f},{cx},{cy}"
     if model == "SIMPLE_RADIAL":
         return f"{f},{cx},{cy},{intr.k1}"
     if model == "RADIAL":
@@ -203,6 +212,10 @@ def extract(vs: Sequence[View], work: Path, opts: SfmOptions) -> dict:
     eo.sift.max_num_features = opts.max_features
     t = time.perf_counter()
     for group in _camera_groups(vs):
+        # COLMAP's default first octave (-1) doubles the photo before the pyramid: 4x the time, for the finest
+        # features, which a photo scaled down for features has lost anyway.
+        scaled = max(group[0].intr.width, group[0].intr.height) > 1.5 * opts.max_image_px
+        eo.sift.first_octave = opts.first_octave if opts.first_octave is not None else (0 if scaled else -1)
         ro = pycolmap.ImageReaderOptions(camera_model=opts.camera_model,
                                          camera_params=_colmap_params(group[0].intr, opts.camera_model))
         pycolmap.extract_features(db, images, image_names=[_image_name(v) for v in group],
@@ -244,7 +257,7 @@ def match(vs: Sequence[View], pairs: Sequence[tuple[int, int]], origin: np.ndarr
     pycolmap.match_image_pairs(db, matching_options=pycolmap.FeatureMatchingOptions(num_threads=_threads(opts),
                                                                                     use_gpu=False),
                                pairing_options=pycolmap.ImportedPairingOptions(match_list_path=pair_file),
-                               device=pycolmap.Device.cpu)  # fmt: skip
+                               verification_options=_verification(opts), device=pycolmap.Device.cpu)  # fmt: skip
     d = pycolmap.Database.open(db)
     try:
         ids, geoms = d.read_two_view_geometries()
@@ -258,37 +271,104 @@ def match(vs: Sequence[View], pairs: Sequence[tuple[int, int]], origin: np.ndarr
     return {"seconds": round(time.perf_counter() - t, 2), "pairs": len(pairs), "verified": verified}
 
 
-def map_model(work: Path, opts: SfmOptions) -> dict:
-    """Incremental mapping with the position priors; the models, largest first, as plain arrays."""
+def _verification(opts: SfmOptions):
+    """Two-view verification with a fixed RANSAC seed: each pair is then verified the same whichever
+    thread takes it (COLMAP's default seeds per thread, so two threads gave other inlier counts each run)."""
     import pycolmap
 
-    pycolmap.logging.minloglevel = 2
-    pycolmap.set_random_seed(opts.seed)
-    out = work / "sparse"
-    out.mkdir(exist_ok=True)
-    # COLMAP keeps models of 10 photos or more by default: a small set (an inspection, a test) is one.
-    # The focal length stays at the EXIF / catalogue value while mapping: over a level nadir block it
-    # trades off exactly against the depth of the scene (a focal 3 % long and a ground 3 % deeper
-    # reproject the same), and COLMAP lets it drift by that much on exact synthetic photos. Distortion
-    # is refined.
-    refine = bool(opts.refine_focal)
-    po = pycolmap.IncrementalPipelineOptions(num_threads=_threads(opts), use_prior_position=True,
-                                             use_robust_loss_on_prior_position=True, random_seed=opts.seed,
-                                             min_model_size=3, ba_refine_focal_length=refine)  # fmt: skip
-    po.mapper.abs_pose_refine_focal_length = refine
+    vo = pycolmap.TwoViewGeometryOptions()
+    vo.ransac.random_seed = opts.seed
+    return vo
+
+
+def map_model(work: Path, opts: SfmOptions) -> dict:
+    """Incremental mapping with the position priors; the models, largest first, as plain arrays.
+
+    Over ``opts.split_at`` photos, COLMAP's hierarchical mapper: the view graph cut into overlapping
+    clusters of at most that many photos, each mapped on its own (one per core), merged on the shared
+    photos and adjusted once more as one block with the priors (OpenDroneMap's split-merge, inside the
+    engine): the mapper's cost grows faster than the photo count, a cluster's does not.
+
+    The lens (focal length, distortion) stays at the EXIF / catalogue value on a level nadir block.
+    There the focal trades off exactly against the depth of the scene (a focal 3 % long and a ground 3 %
+    deeper reproject the same), and the radial distortion against a dome: on exact SITL photos (no
+    distortion) COLMAP found k1 = -0.012 and bent the block into a bowl, every camera tilted outwards by
+    up to 1.0 deg at the edges (8.7 GSD on the map) with the centres still on the GPS; kept at the
+    prior, 0.03 deg. Where the model shows the views see depth (tilted, or at several heights:
+    :func:`_sees_depth`), a final adjustment refines focal length and distortion together (the real DJI
+    set, tilted 17 deg: 0.64 m from the independent model; mapping it a second time with the distortion
+    refined throughout gave 0.84 m).
+    """
+    import pycolmap
+
+    pycolmap.logging.minloglevel = 3  # "failed to create any sparse model" is ours to explain
+    d = pycolmap.Database.open(work / "colmap.db")
+    try:
+        split = d.num_images() > opts.split_at
+    finally:
+        d.close()
     t = time.perf_counter()
-    recs = pycolmap.incremental_mapping(work / "colmap.db", work / "images", out, po)
-    focal = "refined" if refine else "kept from EXIF / the catalogue"
+    recs = _map(work, opts, split, refine=bool(opts.refine_lens))
+    lens = "refined" if opts.refine_lens else "kept from EXIF / the catalogue: a level nadir block cannot tell it"
     for rec in recs.values():
-        if opts.refine_focal is None and _sees_depth(rec):
-            # Tilted views or varied heights see depth differences the focal must explain: a final
-            # adjustment may refine it (the similarity onto the GPS follows anyway).
-            ba = pycolmap.BundleAdjustmentOptions(refine_focal_length=True, print_summary=False)
-            pycolmap.bundle_adjustment(rec, ba)
-            focal = "refined (the views see depth: tilted or at several heights)"
+        if opts.refine_lens is None and _sees_depth(rec):
+            ba = pycolmap.BundleAdjustmentOptions(refine_focal_length=True, refine_extra_params=True,
+                                                  print_summary=False)  # fmt: skip
+            ba.ceres.solver_options.num_threads = opts.mapper_threads
+            pycolmap.bundle_adjustment(rec, ba)  # the similarity onto the GPS follows anyway
+            lens = "refined: the views see depth (tilted or at several heights)"
     models = sorted(recs.values(), key=lambda r: -r.num_reg_images())
     return {"seconds": round(time.perf_counter() - t, 2), "models": [_model_arrays(r) for r in models],
-            "focal": focal}
+            "lens": lens, "split": split}
+
+
+def _map(work: Path, opts: SfmOptions, split: bool, *, refine: bool) -> dict:
+    """One run of COLMAP's mapper (hierarchical when ``split``) into a fresh ``work/sparse``."""
+    import pycolmap
+
+    pycolmap.set_random_seed(opts.seed)
+    out = work / "sparse"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    # COLMAP keeps models of 10 photos or more by default: a small set (an inspection, a test) is one.
+    po = pycolmap.IncrementalPipelineOptions(num_threads=opts.mapper_threads, use_prior_position=True,
+                                             use_robust_loss_on_prior_position=True, random_seed=opts.seed,
+                                             min_model_size=3, ba_refine_focal_length=refine,
+                                             ba_refine_extra_params=refine)  # fmt: skip
+    po.mapper.abs_pose_refine_focal_length = refine
+    po.mapper.abs_pose_refine_extra_params = refine
+    if not split:
+        return pycolmap.incremental_mapping(work / "colmap.db", work / "images", out, po)
+    ho = pycolmap.HierarchicalPipelineOptions(image_path=str(work / "images"), num_threads=opts.mapper_threads,
+                                              num_workers=_threads(opts))  # fmt: skip
+    ho.clustering_options.leaf_max_num_images = opts.split_at
+    ho.clustering_options.image_overlap = opts.split_overlap
+    ho.incremental_options = po
+    recs = pycolmap.hierarchical_mapping(work / "colmap.db", work / "images", out, ho)
+    for rec in recs.values():  # the merge only aligned the sub-models: adjust them as one block
+        _adjust_with_priors(rec, work / "colmap.db", opts)
+    return recs
+
+
+def _adjust_with_priors(rec, db: Path, opts: SfmOptions) -> None:
+    """One bundle adjustment of a whole merged model with the GPS position priors (robust), lens fixed."""
+    import pycolmap
+
+    d = pycolmap.Database.open(db)
+    try:
+        priors = d.read_all_pose_priors()
+    finally:
+        d.close()
+    cfg = pycolmap.BundleAdjustmentConfig()
+    for image_id in rec.reg_image_ids():
+        cfg.add_image(image_id)
+    for camera_id in rec.cameras:
+        cfg.set_constant_cam_intrinsics(camera_id)
+    ba = pycolmap.BundleAdjustmentOptions(refine_focal_length=False, refine_extra_params=False, print_summary=False)
+    ba.ceres.solver_options.num_threads = opts.mapper_threads
+    po = pycolmap.PosePriorBundleAdjustmentOptions()
+    po.ceres.prior_position_loss_function_type = pycolmap.LossFunctionType.CAUCHY
+    pycolmap.create_pose_prior_bundle_adjuster(ba, po, cfg, priors, rec).solve()
 
 
 def _sees_depth(rec) -> bool:
@@ -354,9 +434,8 @@ def reconstruct(vs: Sequence[View], polys, work: Path, opts: SfmOptions = SfmOpt
     mod = run("mapping", map_model, work, opts)
     spread = float(np.ptp(np.array([v.position for v in vs]), axis=0).max())
     if not mod["models"] and spread < 5.0:
-        raise InputError(f"structure from motion found no model: the photos were all taken from one spot (within "
-                         f"{spread:.1f} m), so they show no parallax to triangulate; map them from their tags "
-                         "with --no-match")  # fmt: skip
+        return _from_one_spot(vs, work, spread, {"pairs": len(pairs), "seconds": {
+            "features": ext["seconds"], "matching": mat["seconds"], "mapping": mod["seconds"]}})  # fmt: skip
     if not mod["models"]:
         raise InputError(f"structure from motion found no model: of {len(pairs)} photo pairs "
                          f"{sum(n >= 15 for n in mat['verified'].values())} share enough features; the photos "
@@ -365,7 +444,8 @@ def reconstruct(vs: Sequence[View], polys, work: Path, opts: SfmOptions = SfmOpt
     stats = {"engine": _engine(), "camera_model": opts.camera_model, "max_image_px": opts.max_image_px,
              "pairs": len(pairs), "pairs_verified": sum(n >= 15 for n in mat["verified"].values()),
              "seconds": {"features": ext["seconds"], "matching": mat["seconds"], "mapping": mod["seconds"]},
-             "models": [len(m["images"]) for m in mod["models"]], "focal": mod["focal"],
+             "models": [len(m["images"]) for m in mod["models"]], "lens": mod["lens"],
+             "split": f"sub-models of up to {opts.split_at} photos, merged" if mod["split"] else "one model",
              "reprojection_px": round(main["reprojection_px"], 3), "points": len(main["points"])}  # fmt: skip
     name_to_pos = {_image_name(v): k for k, v in enumerate(vs)}
     reg = {name_to_pos[n]: val for n, val in main["images"].items()}
@@ -403,6 +483,34 @@ def reconstruct(vs: Sequence[View], polys, work: Path, opts: SfmOptions = SfmOpt
     stats["tilt_deg"] = {"median": round(float(np.median(tilt)), 2), "max": round(float(np.max(tilt)), 2)}
     stats["intrinsics"] = _intrinsics_report(vs, views_out)
     return SfmResult(views_out, unregistered, pts, main["errors"], stats)
+
+
+def _from_one_spot(vs: Sequence[View], work: Path, spread: float, stats: dict) -> SfmResult:
+    """Photos from one spot (no parallax, no model): orientations from the overlaps (rotations.py),
+    positions from the GPS, no tie points (the ground then comes from --dem, --ground-alt or take-off)."""
+    from .rotations import register_rotations
+
+    reg = register_rotations(vs, work / "colmap.db", _image_name)
+    if not reg["rotations"]:
+        raise InputError(f"structure from motion found no model: the photos were all taken from one spot (within "
+                         f"{spread:.1f} m), so they show no parallax to triangulate, and no two of them overlap "
+                         "enough to measure their turn; map them from their tags with --no-match")  # fmt: skip
+    out = [replace(v, rotation=reg["rotations"][k]) for k, v in enumerate(vs) if k in reg["rotations"]]
+    unregistered = {k: "shares too few features with any other photo (no overlap, or a different scene)"
+                    for k in range(len(vs)) if k not in reg["rotations"]}  # fmt: skip
+    dis = np.array(list(reg["tag_disagreement_deg"].values()))
+    tilt = [math.degrees(math.acos(float(np.clip(-v.rotation[2, 2], -1, 1)))) for v in out]
+    stats.update(engine=_engine(), photos=len(vs), registered=len(out), models=[len(g) for g in reg["groups"]],
+                 registration=f"rotation only: the photos were taken within {spread:.1f} m of each other (no "
+                              "parallax to triangulate): orientations from their overlaps, positions from GPS",
+                 pairs_verified=len(reg["pairs"]),
+                 rotation_residual_px=round(float(np.median([p[3] for p in reg["pairs"]])), 3),
+                 tag_disagreement_deg={"median": round(float(np.median(dis)), 2), "max": round(float(dis.max()), 2)},
+                 georeference={"method": "GPS positions; orientation from the attitude tags, averaged over each "
+                                         "group of overlapping photos", "photos": len(out)},
+                 tilt_deg={"median": round(float(np.median(tilt)), 2), "max": round(float(np.max(tilt)), 2)},
+                 points=0, lens="kept from EXIF / the catalogue")  # fmt: skip
+    return SfmResult(out, unregistered, np.zeros((0, 3)), np.zeros(0), stats)
 
 
 def _engine() -> str:
