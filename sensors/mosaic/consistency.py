@@ -22,7 +22,9 @@ finished map instead. For each photo *i*:
    (a road drawn twice where two photos disagree): a second consensus on the outliers of the first,
    or a neighbour's part whose own consensus lies that far from the dominant one. The two must also
    be clear of each other's inlier band (2 x 1.5 window pixels), so at a coarse working resolution
-   only larger doublings are called.
+   only larger doublings are called. A second copy shifted along the baseline between the two cameras
+   by what a plausible height above the ground model explains is named as that: parallax of trees or
+   roofs (the map's ground is a terrain model), not a misregistration (:func:`_relief_height`).
 
 Offsets are signed as ``(dx_m, dy_m)`` east/north: the map shows the photo's content that far from
 where the photo's own pose puts it. A window is at most ``max_px`` pixels on its longer side; the
@@ -78,6 +80,7 @@ class PhotoOffset:
     matches: int = 0  # ratio-test matches tried
     doubled_m: float | None = None  # distance (m) between the two copies when the content shows twice
     doubled_in: tuple[str, ...] = ()  # the photos that show the second copy
+    relief_m: float | None = None  # when the doubling is parallax: the height (m) of what stands above the ground
     window_gsd: float = 0.0  # cell (m) of the compared rasters
     seconds: float = 0.0
 
@@ -242,6 +245,7 @@ def photo_offset(
     max_px: int = 1024,
     margin_m: float | None = None,
     feather_px: float = 24.0,
+    centres: np.ndarray | None = None,
 ) -> PhotoOffset:
     """The offset between ``view``'s own ortho and the map ``map_path`` where the map shows other photos.
 
@@ -253,7 +257,8 @@ def photo_offset(
     ``map_path`` must be readable where this runs (a Dask worker: a shared filesystem, as the photos).
     ``margin_m`` (default: a quarter of the
     footprint's longer side, at least 20 m) is how far the map is searched around the footprint;
-    ``feather_px`` (map pixels) the blend band next to the photo's own part, left out. Returns a
+    ``feather_px`` (map pixels) the blend band next to the photo's own part, left out. ``centres[k]``: the
+    camera centre of the view of index ``k`` (tells a doubling by relief from a misregistration). Returns a
     :class:`PhotoOffset` whose ``offset_m`` is None when not measurable (no other photo shown in its
     footprint, no texture, too few consistent matches).
     """
@@ -310,6 +315,7 @@ def photo_offset(
     clear = max(THRESHOLD_GSD * grid.gsd, 2 * tol * wg)  # a second copy: clear of the first's band, and visible
     neighbours: dict[str, float] = {}
     apart: dict[str, float] = {}  # neighbours whose part shows the content elsewhere than the rest does
+    apart_vec: dict[int, np.ndarray] = {}
     for j in np.unique(at[at >= 0]):
         sel = at == j
         if sel.sum() < _MIN_NEIGHBOUR_INLIERS:
@@ -320,10 +326,11 @@ def photo_offset(
             sep = float(np.hypot(*(cj - centre))) * wg
             if sep > clear:
                 apart[_name(names, j)] = sep
+                apart_vec[int(j)] = cj
 
     # Doubled: a second consistent cluster among the outliers (wherever it lies), or a neighbour's part
     # that consistently shows the content elsewhere than the dominant offset.
-    doubled_m, doubled_in = None, ()
+    doubled_m, doubled_in, second_at = None, (), {}
     out = ~inl
     if out.sum() >= _MIN_INLIERS:
         c2, i2 = _consensus(d[out], tol)
@@ -331,18 +338,48 @@ def photo_offset(
         if i2.sum() >= max(_MIN_INLIERS, 0.02 * n_in) and sep > clear:
             doubled_m = round(sep, 4)
             js, counts = np.unique(at[out][i2], return_counts=True)
-            doubled_in = tuple(_name(names, j) for j, c in zip(js, counts, strict=True)
-                               if j >= 0 and c >= 0.2 * i2.sum())  # fmt: skip
+            second = {int(j): c2 for j, c in zip(js, counts, strict=True) if j >= 0 and c >= 0.2 * i2.sum()}
+            doubled_in = tuple(_name(names, j) for j in second)
+            second_at = second
     if doubled_m is None and apart:
         doubled_m = round(float(np.median(list(apart.values()))), 4)
         doubled_in = tuple(apart)
+        second_at = {j: c for j, c in apart_vec.items()}
+    relief_m = None
+    if doubled_m is not None and centres is not None:
+        relief_m = _relief_height(view, ground, centres, {j: (c - centre) * [wg, -wg] for j, c in second_at.items()})
 
     dx, dy = float(centre[0]) * wg, -float(centre[1]) * wg
     return PhotoOffset(
         name=name, offset_m=round(math.hypot(dx, dy), 4), dx_m=round(dx, 4), dy_m=round(dy, 4), overlap_px=overlap,
         neighbours=neighbours, score=round(n_in / len(d), 3), inliers=n_in, matches=len(d), doubled_m=doubled_m,
-        doubled_in=doubled_in, window_gsd=wg, seconds=round(time.perf_counter() - t0, 3),
+        doubled_in=doubled_in, relief_m=relief_m, window_gsd=wg, seconds=round(time.perf_counter() - t0, 3),
     )  # fmt: skip
+
+
+def _relief_height(view: View, ground: Ground, centres: np.ndarray, shifts: dict[int, np.ndarray]) -> float | None:
+    """The height above the ground model that explains every second copy as parallax, or None.
+
+    A point standing ``h`` above the surface the map is projected on is drawn by cameras ``i`` and ``j``
+    (``H`` above that surface) at places ``h / (H - h) (C_i - C_j)`` apart: along their baseline. A second
+    copy shifted along the baseline (within 25 deg) by a height between 0.5 m and half the flying height
+    is relief (trees, roofs; ``--dsm`` projects onto a surface model, which lowers it: on the DJI set from
+    2 m apart, 9-10 m high, to 1 m, 4-5 m); anything else is a misregistration.
+    """
+    hs = []
+    z0 = float(ground.height(np.array([view.position[0]]), np.array([view.position[1]]))[0])
+    big_h = float(view.position[2]) - z0
+    for j, s in shifts.items():
+        if not (0 <= j < len(centres)) or not np.all(np.isfinite(centres[j])):
+            return None
+        b = (view.position[:2] - centres[j][:2]).astype(float)
+        nb, ns = float(np.hypot(*b)), float(np.hypot(*s))
+        if nb < 1e-6 or ns < 1e-9 or float(b @ s) / (nb * ns) < math.cos(math.radians(25)):
+            return None
+        hs.append(ns * big_h / (nb + ns))
+    if not hs or not all(0.5 <= h <= 0.5 * big_h for h in hs):
+        return None
+    return round(float(np.median(hs)), 2)
 
 
 # -- the whole map --------------------------------------------------------------------------------
@@ -362,12 +399,14 @@ def map_consistency(client, grid: Grid, vs: Sequence[View], ground: Ground, map_
     t0 = time.perf_counter()
     size = max((v.index for v in vs), default=-1) + 1
     names = [""] * size
+    centres = np.full((size, 3), np.nan)
     for v in vs:
         names[v.index] = v.name
+        centres[v.index] = v.position
     ground_f = client.scatter(ground, broadcast=True, hash=False) if ground.dem is not None else ground
     owner_f = client.scatter(owner, broadcast=True, hash=False)
     futures = [client.submit(photo_offset, grid, v, ground_f, Path(map_path), owner_f, owner_transform, names,
-                             gsd=gsd, max_px=max_px, pure=False) for v in vs]  # fmt: skip
+                             gsd=gsd, max_px=max_px, centres=centres, pure=False) for v in vs]  # fmt: skip
     results = list(gather_as_completed(futures, "consistency", progress or _quiet))
     order = {v.name: k for k, v in enumerate(vs)}
     results.sort(key=lambda r: order.get(r.name, len(order)))
@@ -404,7 +443,8 @@ def summarise(offsets: Sequence[PhotoOffset], map_gsd: float, threshold_gsd: flo
     bad = [o for o in ranked if o.offset_m > limit]
     out["off"] = [{"photo": o.name, "offset_m": _r(o.offset_m), "dx_m": _r(o.dx_m), "dy_m": _r(o.dy_m)} for o in bad]
     doubled = [o for o in offsets if o.doubled_m is not None]
-    out["doubled"] = [{"photo": o.name, "separation_m": _r(o.doubled_m), "in": list(o.doubled_in)} for o in doubled]
+    out["doubled"] = [{"photo": o.name, "separation_m": _r(o.doubled_m), "in": list(o.doubled_in),
+                       "relief_m": o.relief_m} for o in doubled]  # fmt: skip
 
     pairs: dict[tuple[str, str], list[float]] = {}
     for o in offsets:
@@ -426,14 +466,20 @@ def summarise(offsets: Sequence[PhotoOffset], map_gsd: float, threshold_gsd: flo
                         f"({listed})")  # fmt: skip
     flagged = {o.name for o in bad}
     shown = [o for o in doubled if o.name not in flagged]  # a photo already off: its warning says more
-    if shown:
-        # Grouped by where the second copy shows: one bad photo is seen as doubled from all its neighbours.
-        groups: dict[str, list[float]] = {}
+    for relief in (False, True):  # misregistrations first; then parallax of what stands above the ground model
+        groups: dict[str, list[PhotoOffset]] = {}
         for o in shown:
-            groups.setdefault("/".join(o.doubled_in) + "'s part" if o.doubled_in else o.name, []).append(o.doubled_m)
-        listed = ", ".join(f"in {g} ({np.median(v):.1f} m apart, seen from {len(v)} photo{'s' if len(v) > 1 else ''})"
+            if (o.relief_m is not None) == relief:
+                # Grouped by where the second copy shows: one bad photo is seen doubled from all its neighbours.
+                groups.setdefault("/".join(o.doubled_in) + "'s part" if o.doubled_in else o.name, []).append(o)
+        if not groups:
+            continue
+        listed = ", ".join(f"in {g} ({np.median([o.doubled_m for o in v]):.1f} m apart"
+                           + (f", {np.median([o.relief_m for o in v]):.0f} m high" if relief else "")
+                           + f", seen from {len(v)} photo{'s' if len(v) > 1 else ''})"
                            for g, v in sorted(groups.items(), key=lambda kv: -len(kv[1])))  # fmt: skip
-        warnings.append(f"doubled features {listed}")
+        warnings.append(f"features standing above the ground model (trees, roofs) drawn twice by parallax {listed}"
+                        if relief else f"doubled features {listed}")  # fmt: skip
     seams_bad = [(p, m) for p, m in worst_pairs if m > limit and not (set(p) & flagged)]
     if seams_bad:
         listed = ", ".join(f"{a}|{b} {m:.1f} m" for (a, b), m in seams_bad[:5])
@@ -456,6 +502,6 @@ def summarise(offsets: Sequence[PhotoOffset], map_gsd: float, threshold_gsd: flo
                          "offset_gsd": _r(o.offset_m / map_gsd, 2) if o.offset_m is not None else None,
                          "overlap_px": o.overlap_px, "inliers": o.inliers, "matches": o.matches, "score": o.score,
                          "neighbours": o.neighbours, "doubled_m": o.doubled_m, "doubled_in": list(o.doubled_in),
-                         "window_gsd": o.window_gsd,
+                         "relief_m": o.relief_m, "window_gsd": o.window_gsd,
                          "seconds": o.seconds} for o in offsets]  # fmt: skip
     return out

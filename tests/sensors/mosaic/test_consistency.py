@@ -218,3 +218,25 @@ def test_a_photo_no_other_photo_overlaps_is_not_measurable(true_views, ground, d
     s = map_consistency(dask_client, m.grid, [v], ground, m.path, m.owner, m.transform)
     assert s["measured"] == 0 and s["unmeasured"] == [v.name] and s["consistent"] is None
     assert "not measurable" in s["verdict"] and s["max_m"] is None
+
+
+# -- parallax of what stands above the ground model, told from a misregistration -----------------------
+def test_a_second_copy_along_the_baseline_is_named_relief_with_its_height():
+    from sensors.mosaic.consistency import PhotoOffset, _relief_height, summarise
+    from sensors.projection import Intrinsics
+
+    intr = Intrinsics(4000, 3000, 3000.0, 3000.0, 1999.5, 1499.5)
+    ground = Ground.plane(100.0)
+    view = View(0, Path("A.JPG"), intr, np.array([0.0, 0.0, 210.0]), np.diag([1.0, -1.0, -1.0]))
+    centres = np.array([[0.0, 0.0, 210.0], [20.0, 0.0, 210.0]])  # camera 1 is 20 m east
+    # A roof 10 m high: the map (camera 1's copy) shows it 10 / (110 - 10) * 20 = 2 m west of photo 0's copy.
+    assert _relief_height(view, ground, centres, {1: np.array([-2.0, 0.0])}) == pytest.approx(10.0, abs=0.01)
+    assert _relief_height(view, ground, centres, {1: np.array([0.0, 2.0])}) is None  # across the baseline
+    assert _relief_height(view, ground, centres, {1: np.array([-40.0, 0.0])}) is None  # higher than half of H
+    common = dict(offset_m=0.01, dx_m=0.01, dy_m=0.0, overlap_px=5000, neighbours={}, score=0.8, inliers=100,
+                  matches=120)  # fmt: skip
+    relief = summarise([PhotoOffset("A.JPG", **common, doubled_m=2.0, doubled_in=("B.JPG",), relief_m=10.0)], 0.04)
+    wrong = summarise([PhotoOffset("A.JPG", **common, doubled_m=2.0, doubled_in=("B.JPG",))], 0.04)
+    assert "drawn twice by parallax in B.JPG's part (2.0 m apart, 10 m high" in relief["verdict"]
+    assert "doubled features" not in relief["verdict"]
+    assert wrong["verdict"].startswith("WARNING: doubled features in B.JPG's part")

@@ -216,7 +216,7 @@ def test_georeference_error_against_truth_poses(base_map):
     acc = result.accuracy
     assert acc["photos"] == SET_PHOTOS and acc["points"] >= 40 * SET_PHOTOS
     print(f"truth poses: RMSE {acc['rmse_m']:.3f} m = {result.truth_rmse_gsd:.2f} GSD (max {acc['max_m']:.3f} m)")
-    # Poses from 640 x 480 images alone (no attitude tags used): 0.72 GSD. The issue asks for 2; held to 1, as
+    # Poses from 640 x 480 images alone (no attitude tags used): 0.84 GSD. The issue asks for 2; held to 1, as
     # refining the lens on this level block bent it into a dome (1.97 to 8.7 GSD, with the RANSAC seed). A
     # real SITL flight at 800 x 600 (tests/e2e/test_map_flight.py) measured 0.5 GSD.
     assert result.truth_rmse_gsd <= 1.0, acc
@@ -267,7 +267,7 @@ def test_map_matches_the_worlds_true_orthophoto(base_map, world):
     msg = (f"map vs true ortho: {len(shifts)} patches, RMSE {rmse_px * gsd:.3f} m = {rmse_px:.2f} GSD, "
            f"median {np.median(d):.2f} GSD, max {d.max():.2f} GSD")  # fmt: skip
     print(msg)
-    assert rmse_px <= 1.0, msg  # measured 0.28 GSD (1.3 GSD while the lens was refined: a dome)
+    assert rmse_px <= 1.0, msg  # measured 0.32 GSD (1.3 GSD while the lens was refined: a dome)
     # The patches do lock onto the same ground (a strong correlation peak), so a small shift means something.
     assert np.median(shifts[:, 2]) > 0.3, msg
 

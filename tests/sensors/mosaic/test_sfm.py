@@ -134,5 +134,5 @@ def test_camera_axes_match_the_truth_one_model_or_split(photoset, tmp_path, spli
     err = _axis_errors_deg(photoset, rec.views)
     print(rec.stats["split"], rec.stats["models"], f"axis error median {np.median(err):.3f} max {err.max():.3f} deg")
     assert len(rec.views) == len(vs) and rec.stats["split"].startswith("sub-models" if split else "one")
-    # Measured: one model 0.03 median / 0.07 max deg (refining k1: 0.88 / 1.19).
+    # Measured: one model 0.066 median / 0.109 max deg, split 0.069 / 0.120 (refining k1: 0.88 / 1.19).
     assert np.median(err) < 0.15 and err.max() < 0.3
