@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -295,10 +294,10 @@ def map_model(work: Path, opts: SfmOptions) -> dict:
     deeper reproject the same), and the radial distortion against a dome: on exact SITL photos (no
     distortion) COLMAP found k1 = -0.012 and bent the block into a bowl, every camera tilted outwards by
     up to 1.0 deg at the edges (8.7 GSD on the map) with the centres still on the GPS; kept at the
-    prior, 0.03 deg. Where the model shows the views see depth (tilted, or at several heights:
-    :func:`_sees_depth`), a final adjustment refines focal length and distortion together (the real DJI
-    set, tilted 17 deg: 0.64 m from the independent model; mapping it a second time with the distortion
-    refined throughout gave 0.84 m).
+    prior, 0.03 deg (0.07 with features from octave 0). Where the model shows the views see depth
+    (tilted, or at several heights: :func:`_sees_depth`), a final adjustment refines focal length and
+    distortion together (the real DJI set, tilted 17 deg: 0.64 m from the independent model; mapping it
+    a second time with the distortion refined throughout gave 0.84 m).
     """
     import pycolmap
 
@@ -324,13 +323,12 @@ def map_model(work: Path, opts: SfmOptions) -> dict:
 
 
 def _map(work: Path, opts: SfmOptions, split: bool, *, refine: bool) -> dict:
-    """One run of COLMAP's mapper (hierarchical when ``split``) into a fresh ``work/sparse``."""
+    """One run of COLMAP's mapper (hierarchical when ``split``) into ``work/sparse``."""
     import pycolmap
 
     pycolmap.set_random_seed(opts.seed)
     out = work / "sparse"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     # COLMAP keeps models of 10 photos or more by default: a small set (an inspection, a test) is one.
     po = pycolmap.IncrementalPipelineOptions(num_threads=opts.mapper_threads, use_prior_position=True,
                                              use_robust_loss_on_prior_position=True, random_seed=opts.seed,
