@@ -315,7 +315,7 @@ def photo_offset(
     clear = max(THRESHOLD_GSD * grid.gsd, 2 * tol * wg)  # a second copy: clear of the first's band, and visible
     neighbours: dict[str, float] = {}
     apart: dict[str, float] = {}  # neighbours whose part shows the content elsewhere than the rest does
-    apart_vec: dict[int, np.ndarray] = {}
+    apart_vec: dict[int, np.ndarray] = {}  # their consensus shifts (window pixels), to tell relief by
     for j in np.unique(at[at >= 0]):
         sel = at == j
         if sel.sum() < _MIN_NEIGHBOUR_INLIERS:
@@ -338,13 +338,12 @@ def photo_offset(
         if i2.sum() >= max(_MIN_INLIERS, 0.02 * n_in) and sep > clear:
             doubled_m = round(sep, 4)
             js, counts = np.unique(at[out][i2], return_counts=True)
-            second = {int(j): c2 for j, c in zip(js, counts, strict=True) if j >= 0 and c >= 0.2 * i2.sum()}
-            doubled_in = tuple(_name(names, j) for j in second)
-            second_at = second
+            second_at = {int(j): c2 for j, c in zip(js, counts, strict=True) if j >= 0 and c >= 0.2 * i2.sum()}
+            doubled_in = tuple(_name(names, j) for j in second_at)
     if doubled_m is None and apart:
         doubled_m = round(float(np.median(list(apart.values()))), 4)
         doubled_in = tuple(apart)
-        second_at = {j: c for j, c in apart_vec.items()}
+        second_at = apart_vec
     relief_m = None
     if doubled_m is not None and centres is not None:
         relief_m = _relief_height(view, ground, centres, {j: (c - centre) * [wg, -wg] for j, c in second_at.items()})
