@@ -233,11 +233,13 @@ class Grid:
     height: int
 
     @classmethod
-    def covering(cls, bounds: tuple[float, float, float, float], gsd: float, epsg: int) -> Grid:
-        """The grid of cell size ``gsd`` aligned on multiples of ``gsd`` that covers ``bounds``."""
+    def covering(cls, bounds: tuple[float, float, float, float], gsd: float, epsg: int, multiple: int = 1) -> Grid:
+        """The grid of cell size ``gsd`` aligned on multiples of ``gsd`` that covers ``bounds``, its width
+        and height rounded up to a ``multiple`` of cells (then each 2x overview halves it exactly)."""
         xmin, ymin, xmax, ymax = bounds
         x0, y0 = math.floor(xmin / gsd) * gsd, math.ceil(ymax / gsd) * gsd
         w, h = math.ceil((xmax - x0) / gsd), math.ceil((y0 - ymin) / gsd)
+        w, h = -(-w // multiple) * multiple, -(-h // multiple) * multiple
         if w * h > 2**36:
             raise InputError(f"the map would be {w} x {h} pixels at {gsd} m; choose a coarser --gsd")
         return cls(epsg, x0, y0, gsd, w, h)

@@ -48,6 +48,10 @@ from .rasters import TiledWriter, to_cog, write_small_geotiff
 __all__ = ["MapOptions", "MapResult", "RenderedMap", "build_map", "render_map", "round_gsd", "surface_from_points"]
 
 Progress = Callable[[str, int, int], None]
+# The map's width and height are multiples of this (transparent cells added at the right and bottom):
+# each of the COG's 2x overviews then averages exact blocks, which the consistency check reads as its
+# coarser windows (consistency._read_map) instead of every full-resolution pixel.
+GRID_MULTIPLE = 512
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def render_map(client, vs: list[View], polys, ground: Ground, gsd: float, photo_
     union = shapely.union_all(polys)
     if region is not None:
         union = shapely.intersection(union, region)
-    grid = Grid.covering(union.bounds, gsd, epsg)
+    grid = Grid.covering(union.bounds, gsd, epsg, multiple=GRID_MULTIPLE)
     windows = grid.tiles(tile_px)
     per_tile = _tile_views(grid, windows, polys, vs)
     ground_f = client.scatter(ground, broadcast=True, hash=False) if ground.dem is not None else ground
