@@ -17,8 +17,6 @@ number of photos.
 
 from __future__ import annotations
 
-import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,39 +76,10 @@ def _upsample(m: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np
     return (a[ri] * (1 - rf) + a[ri1] * rf).astype(np.float32)
 
 
-class _Decoded:
-    """The photos this process decoded last, up to ``budget`` bytes (least recently used dropped first).
-
-    A photo spans several tiles and a tile several photos: decoding each photo anew for every tile
-    it feeds took 64 % of the ortho's time on 12 MP photos (6.5 decodes per photo over a map's 25
-    tiles). Tiles are handed out row by row, so the next tile mostly needs the same photos. The
-    budget bounds the memory whatever the number of photos.
-    """
-
-    def __init__(self, budget: int = 400 << 20):
-        self.budget = budget
-        self._items: OrderedDict[tuple, np.ndarray | None] = OrderedDict()
-
-    def get(self, view: View, reduce: int) -> np.ndarray | None:
-        path = str(view.path)
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        key = (path, st.st_mtime_ns, st.st_size, reduce)  # a file rewritten in place is decoded anew
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                 8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]  # fmt: skip
-        img = cv2.imread(path, flags)
-        self._items[key] = img
-        while len(self._items) > 1 and sum(i.nbytes for i in self._items.values() if i is not None) > self.budget:
-            self._items.popitem(last=False)
-        return img
-
-
-_decoded = _Decoded()
+def _read(view: View, reduce: int) -> np.ndarray | None:
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]  # fmt: skip
+    return cv2.imread(str(view.path), flags)
 
 
 def render_tile(
@@ -190,7 +159,7 @@ def render_tile(
         if photo_gsd:
             while reduce < 8 and photo_gsd * reduce * 2 <= grid.gsd * 1.01:
                 reduce *= 2
-        img = _decoded.get(v, reduce)
+        img = _read(v, reduce)
         if img is None:
             unreadable.append(v.index)
             continue

@@ -210,7 +210,7 @@ def _scaled_size(w: int, h: int, max_px: int) -> tuple[int, int]:
 
 def _write_scaled(v: View, dst: Path, size: tuple[int, int]) -> bool:
     """The photo as a greyscale PGM of ``size`` at ``dst``, decoded at 1/2, 1/4 or 1/8 straight from the
-    JPEG's DCT where that is still larger; False when OpenCV cannot read it (COLMAP then tries)."""
+    JPEG's DCT where that is still larger; False when OpenCV cannot read it whole (no features then)."""
     import cv2
 
     w, h = v.intr.width, v.intr.height
@@ -620,7 +620,7 @@ def _why_unregistered(vs, reg: dict, others: list[dict], verified: dict, feature
         n = _image_name(v)
         links = [c for (a, b), c in verified.items() if n in (a, b) and c >= 15 and ({a, b} - {n}) <= reg_names]
         if n not in features:
-            out[k] = "COLMAP could not read the image"
+            out[k] = "the image could not be decoded"
         elif features[n] < 100:
             out[k] = f"too few features ({features[n]}): featureless, blurred or over-exposed"
         elif n in side:
